@@ -1,0 +1,783 @@
+"""The built-in lab: a real network in two namespaces, with a ground truth, for scans, tests and benchmarks.
+
+Why this module exists: tidescan must be tested (and shown, and benchmarked) against real kernels
+and real servers, never against the Internet.  `Lab` builds that network in about 0.1 s and removes
+it again, and it knows exactly what a perfect scan of it finds (`tidescan.lab_plan`).
+
+Layout (names carry the run-unique prefix `ts-<pid>-`, so parallel runs never collide, and a later
+run recognises a crashed run's leftovers by its dead PID and removes them at start)::
+
+    ts-<pid>-scan                          ts-<pid>-tgt
+    ┌─────────────────────┐   veth pair   ┌──────────────────────────────────────────────┐
+    │ t<pid>s<n>          │───────────────│ t<pid>g<n>   10.200.0.1/24 (the "router")     │
+    │ 10.200.0.2/24       │               │ local route 10.112.0.0/<size> dev lo: the     │
+    │ default via         │               │   kernel answers for every address (AnyIP)    │
+    │   10.200.0.1 (only  │               │ listeners 0.0.0.0:PORT (lab_listeners.py)     │
+    │   route; leads only │               │ nftables: drop / reject rules (lab_plan.py)   │
+    │   into ts-<pid>-tgt)│               │ [veth to ts-<pid>-rsp: tidescanned, optional] │
+    └─────────────────────┘               └──────────────────────────────────────────────┘
+
+The scanner namespace's only route is a default route to the target namespace, which has no
+other interface (and does not forward, unless the responder is enabled; even then only to the
+responder namespace): every packet stays inside namespaces this run made.  IPv6 is disabled on the
+lab links so the wire carries nothing but what the test sent (no router solicitations, no MLD).
+Addresses are fixed (link 10.200.0.0/24, range 10.112.0.0/<size>, responder 10.113.0.0/24):
+namespaces are separate, so parallel runs may reuse them; only names must differ, and they carry
+the PID (plus an index when one process has several labs up at once).
+
+`with_responder=True` adds `ts-<pid>-rsp`: a veth from the target namespace whose far end carries
+no kernel address; `python -m tidescan.responder.cli --iface IFACE` runs there and, given no
+`--self-ip`, answers ARP and every port for whatever is routed to it: the target namespace routes
+10.113.0.0/24 onto that link.  Truth there: every TCP port of every address is open.
+
+Using it: `run_scanner(argv)` / `popen_scanner(argv)` run a command in the scanner namespace
+(`ip netns exec`); `entered_scanner()` puts the calling thread there to open sockets in-process;
+`capture()` runs tcpdump on the target's veth end (it sees every frame the scanner sent, before the
+drop rules); `target_counters()` / `scanner_counters()` read the veth counters (the benchmark's
+"frames on the wire"); the truth methods come from `LabPlan`.
+
+Sysctls set in the target namespace (they are per-namespace; nothing on the host is touched):
+
+* `net.ipv4.tcp_syncookies = 2`: always answer a SYN with a cookie SYN-ACK.  The kernel then keeps
+  no half-open state per SYN, so a million-SYN scan can never overflow a SYN queue (a dropped SYN
+  would be a false "filtered"), and it never retransmits SYN-ACKs (no duplicate answers).  A full
+  handshake (connect(), nmap -sT, banner grabbing) still works: the cookie is checked on the ACK.
+* `net.ipv4.tcp_max_syn_backlog = 65536`: in case someone turns cookies back to 1.
+* `net.core.somaxconn = 65535` and `listen(65535)`: completed connections (banner scans) queue
+  while the listener accepts them, instead of SYNs being dropped on a full accept queue.
+* `net.ipv4.icmp_ratelimit = 0`, `net.ipv4.icmp_msgs_per_sec = 1000000`: ICMP port-unreachable
+  rejects and echo replies are sent every time (the defaults rate-limit them per peer and globally,
+  which makes the filtered/up truth depend on scan speed).
+* `net.ipv4.neigh.<veth>.unres_qlen_bytes = 64 MiB`: replies to an address the target must still
+  ARP for (a spoofed `--source-ip`, answered by the scanner's user-mode ARP) wait for the ARP reply
+  instead of being dropped after ~200 packets (the default queue is 208 KiB of skbs).
+* `net.ipv6.conf.{all,default}.disable_ipv6 = 1` (both namespaces): a quiet wire.
+
+The target namespace knows the scanner's own address statically (a permanent neighbour entry), so
+its answers never wait for ARP; the scanner side has no static entry: tidescan's own ARP for the
+router is part of what is tested.
+* `net.ipv4.ip_forward = 1` only with `with_responder=True` (target -> responder namespace).
+
+Not per-namespace and therefore left alone: `net.core.netdev_max_backlog` (the per-CPU queue veth
+delivers into; the host's value bounds how fast the target can absorb a burst).
+
+Cleanup: `__exit__` kills the processes the lab started (by PID) and deletes its namespaces; it runs
+on normal exit, on exceptions, on Ctrl-C (KeyboardInterrupt unwinds the with-block) and on SIGTERM
+(while a lab is up, a SIGTERM that would have killed the process raises SystemExit instead, so the
+with-block unwinds too).  After SIGKILL nothing can run: the next `Lab` start (and the test session
+start) removes namespaces whose creating PID is dead, and the listener dies with its parent.
+
+Command line (`tidescan-lab`): `up` builds the lab, prints how to scan it, waits for Ctrl-C;
+`truth` prints the truth (no root needed); `clean` removes stale namespaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import itertools
+import json
+import os
+import select
+import shlex
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from tidescan import lab_listeners, netns
+from tidescan.errors import EnvironmentProblem, TidescanError, UsageError
+from tidescan.lab_plan import (
+    CLOSED,
+    DEFAULT_LISTEN,
+    DEFAULT_PORTS,
+    DROP,
+    FILTERED,
+    GATEWAY_IP,
+    ICMP_REJECT,
+    NORMAL,
+    OPEN,
+    RESPONDER_LINK,
+    RESPONDER_RANGE,
+    RST_REJECT,
+    SCANNER_IP,
+    SPARE_CIDR,
+    SPARE_IP,
+    STATE_NAMES,
+    LabPlan,
+    int_to_ip,
+    ip_to_int,
+)
+from tidescan.netns import cleanup_stale, unique_prefix
+
+__all__ = [
+    "Lab", "Capture", "LabPlan", "bench_lab", "default_lab_scan_argv", "main",
+    "unique_prefix", "cleanup_stale", "CLOSED", "OPEN", "FILTERED", "STATE_NAMES",
+    "NORMAL", "DROP", "ICMP_REJECT", "RST_REJECT",
+]
+
+_up_indexes: set[int] = set()   # indexes of the labs of this process that are up
+_index_lock = threading.Lock()
+
+
+def _free_index() -> int:
+    return next(i for i in itertools.count() if i not in _up_indexes)
+
+TARGET_SYSCTLS: Mapping[str, str] = {
+    "net/ipv4/tcp_syncookies": "2",
+    "net/ipv4/tcp_max_syn_backlog": "65536",
+    "net/core/somaxconn": "65535",
+    "net/ipv4/icmp_ratelimit": "0",
+    "net/ipv4/icmp_msgs_per_sec": "1000000",
+}
+QUIET_SYSCTLS: Mapping[str, str] = {
+    "net/ipv6/conf/all/disable_ipv6": "1",
+    "net/ipv6/conf/default/disable_ipv6": "1",
+}
+LISTEN_BACKLOG = 65535
+UNRESOLVED_QUEUE_BYTES = 64 << 20
+RESPONDER_MODULE = "tidescan.responder.cli"
+
+
+def _write_sysctls(ns: str, values: Mapping[str, str], optional: Iterable[str] = ()) -> None:
+    """Write /proc/sys/<key> inside namespace `ns` (net sysctls follow the writer's namespace)."""
+    opt = set(optional)
+    with netns.entered(ns):
+        for key, value in values.items():
+            try:
+                with open(f"/proc/sys/{key}", "w") as f:
+                    f.write(value)
+            except FileNotFoundError:
+                if key not in opt:
+                    raise
+
+
+def _ip_batch(commands: Sequence[str], ns: str | None = None) -> None:
+    """Run several `ip` commands in one process (`ip [-n ns] -batch -`)."""
+    cmd = ["ip", *(["-n", ns] if ns else []), "-batch", "-"]
+    proc = subprocess.run(cmd, input="\n".join(commands) + "\n", capture_output=True, text=True,
+                          timeout=30)
+    if proc.returncode != 0:
+        raise EnvironmentProblem(f"lab: `{' '.join(cmd)}` failed: {proc.stderr.strip()}")
+
+
+def _link_counters(ns: str, ifname: str) -> dict[str, int]:
+    out = netns.run(["ip", "-n", ns, "-s", "-j", "link", "show", "dev", ifname])
+    stats = json.loads(out.stdout)[0]["stats64"]
+    return {f"{d}_{k}": int(stats[d][k]) for d in ("rx", "tx") for k in ("packets", "bytes", "dropped")}
+
+
+def _pass_through(stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        for line in stream:
+            sys.stderr.write(line)
+
+
+def _mac(tag: int, index: int) -> str:
+    """Locally administered, deterministic MACs: 02:74:73:<tag>:<index hi>:<index lo>."""
+    return f"02:74:73:{tag:02x}:{(index >> 8) & 0xFF:02x}:{index & 0xFF:02x}"
+
+
+class Capture:
+    """A tcpdump running in the target namespace on its veth end, writing a pcap file.
+
+    Use through `Lab.capture()`.  tcpdump sees frames before the ingress drop rules, so it counts
+    everything the scanner put on the wire, including frames to filtered hosts.
+    """
+
+    def __init__(self, lab: Lab, path: Path, bpf: str, snaplen: int, iface: str) -> None:
+        self.path = path
+        self.kernel_drops: int | None = None
+        self.captured: int | None = None
+        self.received: int | None = None
+        # --immediate-mode and -U: each frame reaches the file at once (libpcap's default ring
+        # mode holds a partly filled block for up to a second, and SIGINT would lose it).
+        cmd = ["tcpdump", "-i", iface, "-n", "-s", str(snaplen), "-B", "65536", "-Z", "root",
+               "--immediate-mode", "-U", "-w", str(path), *shlex.split(bpf)]
+        with netns.entered(lab.tgt_ns):
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          text=True)
+        lab._pids.append(self._proc)
+        deadline = time.monotonic() + 10
+        assert self._proc.stderr is not None
+        self._stderr: list[str] = []
+        while True:
+            line = self._proc.stderr.readline()
+            if not line:
+                raise EnvironmentProblem(f"lab: tcpdump did not start: {''.join(self._stderr)}")
+            self._stderr.append(line)
+            if "listening on" in line:
+                break
+            if time.monotonic() > deadline:
+                raise EnvironmentProblem("lab: tcpdump did not start within 10 s")
+
+    def stop(self, settle: float = 0.2) -> None:
+        """Stop tcpdump once the file has stopped growing for `settle` s; read its counts.
+
+        `captured` and `received` (by the filter) are tcpdump's own counts; `kernel_drops`
+        should be 0, and `complete` says tcpdump wrote everything the filter passed.
+        """
+        size, still_since, deadline = -1, time.monotonic(), time.monotonic() + 10
+        while self._proc.poll() is None and time.monotonic() < deadline:
+            now_size = self.path.stat().st_size if self.path.exists() else 0
+            now = time.monotonic()
+            if now_size != size:
+                size, still_since = now_size, now
+            elif now - still_since >= settle:
+                break
+            time.sleep(0.05)
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+        try:
+            _out, err = self._proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            _out, err = self._proc.communicate()
+        for line in (err or "").splitlines():
+            words = line.split()
+            if line.endswith("dropped by kernel") and words[0].isdigit():
+                self.kernel_drops = int(words[0])
+            elif line.endswith("packets captured") and words[0].isdigit():
+                self.captured = int(words[0])
+            elif line.endswith("received by filter") and words[0].isdigit():
+                self.received = int(words[0])
+
+    @property
+    def complete(self) -> bool:
+        return self.captured is not None and self.captured == self.received
+
+    def frames(self) -> list[bytes]:
+        """The captured frames (link-layer bytes, possibly cut at the snap length)."""
+        data = self.path.read_bytes()
+        if len(data) < 24:
+            return []
+        magic = data[:4]
+        endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        out, off = [], 24
+        while off + 16 <= len(data):
+            incl = struct.unpack_from(endian + "I", data, off + 8)[0]
+            out.append(data[off + 16: off + 16 + incl])
+            off += 16 + incl
+        return out
+
+    def ipv4_destinations(self) -> np.ndarray:
+        """Destination addresses (uint32) of the captured IPv4 frames (untagged Ethernet)."""
+        dst = [struct.unpack_from("!I", f, 30)[0] for f in self.frames()
+               if len(f) >= 34 and f[12:14] == b"\x08\x00"]
+        return np.asarray(dst, dtype=np.uint32)
+
+
+class Lab:
+    """The lab as a context manager: `with Lab(size=20, ports=..., seed=...) as lab: ...`.
+
+    Attributes (valid once entered): `scan_ns`, `tgt_ns` (namespace names), `scan_if`, `tgt_if`,
+    `scan_ip`, `scan_mac`, `gateway_ip`, `gateway_mac`, `target_range` (`"10.112.0.0/20"`),
+    `target_bounds` (`(lo, hi)` ints), `ports`, `ports_text`, `spare_ip`, `spare_cidr`,
+    `responder_range` (None without responder), `plan` (the `LabPlan`).
+    The truth methods delegate to the plan and need no root: `truth`, `truth_matrix`,
+    `open_array`, `open_set`, `filtered_hosts`, `hosts_up`, `counts`, `state_of`, `summary`.
+    """
+
+    def __init__(self, size: int = 20, ports: Sequence[int] = DEFAULT_PORTS, seed: int = 1, *,
+                 listen: Mapping[int, str] | None = None, dense_ports: Sequence[int] = (),
+                 open_per_port: int | None = None, drop_hosts: int | None = None,
+                 icmp_hosts: int | None = None, rst_hosts: int | None = None, sink: bool = False,
+                 with_responder: bool = False) -> None:
+        self.plan = LabPlan(size=size, ports=ports, seed=seed,
+                            listen=dict(DEFAULT_LISTEN if listen is None else listen),
+                            dense_ports=dense_ports, open_per_port=open_per_port,
+                            drop_hosts=drop_hosts, icmp_hosts=icmp_hosts, rst_hosts=rst_hosts,
+                            sink=sink)
+        self.with_responder = with_responder
+        self.index = -1
+        with _index_lock:
+            self._assign_names(_free_index())
+        self.scan_ip = SCANNER_IP
+        self.gateway_ip = GATEWAY_IP
+        self.spare_ip = SPARE_IP
+        self.spare_cidr = SPARE_CIDR
+        self.target_range = self.plan.target_range
+        self.target_bounds = (self.plan.lo, self.plan.hi)
+        self.ports = tuple(self.plan.ports)
+        self.ports_text = self.plan.ports_text
+        self.responder_range: str | None = RESPONDER_RANGE if with_responder else None
+        net, _, bits = RESPONDER_RANGE.partition("/")
+        self.responder_bounds = (ip_to_int(net), ip_to_int(net) + (1 << (32 - int(bits))) - 1)
+        self._namespaces: list[netns.Namespace] = []
+        self._pids: list[subprocess.Popen[Any]] = []
+        self._listener: subprocess.Popen[bytes] | None = None
+        self._responder: subprocess.Popen[bytes] | None = None
+        self._old_sigterm: Any = None
+        self._sigterm_installed = False
+        self._workdir: str | None = None
+        self.up = False
+        self.startup_seconds = 0.0
+        self.teardown_seconds = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _assign_names(self, index: int) -> None:
+        """Names and MACs for the `index`-th lab that is up at once in this process (0: no suffix)."""
+        self.index = index
+        pid = os.getpid()
+        suffix = "" if index == 0 else str(index)
+        prefix = unique_prefix(pid)
+        self.scan_ns = f"{prefix}scan{suffix}"
+        self.tgt_ns = f"{prefix}tgt{suffix}"
+        self.rsp_ns = f"{prefix}rsp{suffix}"
+        self.scan_if = netns.short_ifname(f"s{index}", pid)
+        self.tgt_if = netns.short_ifname(f"g{index}", pid)
+        self.rsp_if = netns.short_ifname(f"r{index}", pid)   # in the responder namespace
+        self.rgw_if = netns.short_ifname(f"q{index}", pid)   # its peer in the target namespace
+        self.scan_mac = _mac(1, index)
+        self.gateway_mac = _mac(2, index)
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> Lab:
+        """Build the lab (prefer `with Lab(...)`); on any failure, remove what was built."""
+        if self.up:
+            return self
+        t0 = time.perf_counter()
+        with _index_lock:
+            if self.index in _up_indexes:  # another lab took these names since construction
+                self._assign_names(_free_index())
+            _up_indexes.add(self.index)
+        self._install_sigterm()
+        try:
+            cleanup_stale()
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        self.up = True
+        self.startup_seconds = time.perf_counter() - t0
+        return self
+
+    def close(self) -> None:
+        """Kill what the lab started (by PID) and delete its namespaces.  Idempotent."""
+        t0 = time.perf_counter()
+        old = None
+        pending: list[int] = []
+        if threading.current_thread() is threading.main_thread():
+            # A SIGTERM during cleanup must not interrupt it: note it, act on it afterwards.
+            old = signal.signal(signal.SIGTERM, lambda signum, _frame: pending.append(signum))
+        try:
+            for proc in reversed(self._pids):
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                with contextlib.suppress(Exception):
+                    proc.wait(timeout=5)
+            self._pids.clear()
+            for ns in reversed(self._namespaces):
+                ns.delete()
+            self._namespaces.clear()
+            if self._workdir:
+                import shutil
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+            self._restore_sigterm()
+            with _index_lock:
+                _up_indexes.discard(self.index)
+            was_up, self.up = self.up, False
+            if was_up:
+                self.teardown_seconds = time.perf_counter() - t0
+        if pending:
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                raise SystemExit(128 + signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)  # let the program's own handler see it
+
+    def _install_sigterm(self) -> None:
+        """While the lab is up, turn a fatal SIGTERM into SystemExit so the with-block unwinds."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        old = signal.getsignal(signal.SIGTERM)
+        if old is not signal.SIG_DFL:
+            return  # the program handles (or ignores) SIGTERM itself
+        self._old_sigterm = old
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        self._sigterm_installed = True
+
+    def _restore_sigterm(self) -> None:
+        if self._sigterm_installed:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._sigterm_installed = False
+
+    def _build(self) -> None:
+        # 1. Two namespaces (three with the responder), quiet: IPv6 off before any link exists.
+        names = [self.scan_ns, self.tgt_ns] + ([self.rsp_ns] if self.with_responder else [])
+        if self.with_responder and importlib.util.find_spec(RESPONDER_MODULE) is None:
+            raise EnvironmentProblem(f"lab: with_responder=True needs {RESPONDER_MODULE} "
+                                     "(tidescanned), which is not installed")
+        existing = set(netns.list_namespaces())
+        for name in names:
+            if name in existing:
+                raise EnvironmentProblem(f"lab: namespace {name} already exists")
+            self._namespaces.append(netns.Namespace(name, created=True))
+        _ip_batch([f"netns add {name}" for name in names])
+        for name in names:
+            _write_sysctls(name, QUIET_SYSCTLS)
+        _write_sysctls(self.tgt_ns, TARGET_SYSCTLS, optional=["net/ipv4/icmp_msgs_per_sec"])
+
+        # 2. The veth pair, one end in each namespace, with fixed MACs.
+        _ip_batch([f"link add {self.scan_if} netns {self.scan_ns} address {self.scan_mac} type veth "
+                   f"peer name {self.tgt_if} netns {self.tgt_ns} address {self.gateway_mac}"])
+
+        # 3. Target: the router address, the whole range local (AnyIP), the firewall.
+        _ip_batch(["link set lo up",
+                   f"addr add {self.gateway_ip}/24 dev {self.tgt_if}",
+                   f"neigh add {self.scan_ip} lladdr {self.scan_mac} dev {self.tgt_if} nud permanent",
+                   f"link set {self.tgt_if} up",
+                   f"route add local {self.target_range} dev lo"], ns=self.tgt_ns)
+        _write_sysctls(self.tgt_ns, {
+            f"net/ipv4/neigh/{self.tgt_if}/unres_qlen_bytes": str(UNRESOLVED_QUEUE_BYTES)})
+        nft = subprocess.run(["ip", "netns", "exec", self.tgt_ns, "nft", "-f", "-"],
+                             input=self.plan.nft_ruleset(self.tgt_if), capture_output=True,
+                             text=True, timeout=30)
+        if nft.returncode != 0:
+            raise EnvironmentProblem(f"lab: nft rules rejected: {nft.stderr.strip()}")
+
+        # 4. Scanner: its address and one route, the default, into the target namespace.
+        _ip_batch(["link set lo up",
+                   f"addr add {self.scan_ip}/24 dev {self.scan_if}",
+                   f"link set {self.scan_if} up",
+                   f"route add default via {self.gateway_ip} dev {self.scan_if}"], ns=self.scan_ns)
+
+        # 5. Listeners: sockets made here inside the target namespace, served by a child process.
+        self._start_listeners()
+
+        # 6. Optional: tidescanned in a third namespace behind the target router.
+        if self.with_responder:
+            self._start_responder()
+
+    def _start_listeners(self) -> None:
+        if not self.plan.listen:
+            return
+        socks: list[tuple[socket.socket, str]] = []
+        try:
+            with netns.entered(self.tgt_ns):
+                for port, kind in sorted(self.plan.listen.items()):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("0.0.0.0", port))
+                    s.listen(LISTEN_BACKLOG)
+                    socks.append((s, kind))
+                argv = [sys.executable, "-I", lab_listeners.__file__, "--parent", str(os.getpid())]
+                for s, kind in socks:
+                    argv += ["--fd", f"{s.fileno()}:{kind}"]
+                self._listener = subprocess.Popen(argv, pass_fds=[s.fileno() for s, _ in socks],
+                                                  stdin=subprocess.DEVNULL,
+                                                  stdout=subprocess.DEVNULL)
+            self._pids.append(self._listener)
+        finally:
+            for s, _ in socks:
+                s.close()
+
+    def _start_responder(self) -> None:
+        """tidescanned in `ts-<pid>-rsp`, reached through the target namespace (which forwards).
+
+        The responder's interface has no kernel address: tidescanned answers ARP and everything
+        else for the responder range itself (masscanned semantics with no --self-ip: all IPs).
+        """
+        _ip_batch([f"link add {self.rgw_if} netns {self.tgt_ns} address {_mac(3, self.index)} "
+                   f"type veth peer name {self.rsp_if} netns {self.rsp_ns} "
+                   f"address {_mac(4, self.index)}"])
+        _ip_batch(["link set lo up", f"link set {self.rsp_if} up"], ns=self.rsp_ns)
+        _ip_batch([f"addr add {RESPONDER_LINK} dev {self.rgw_if}",
+                   f"link set {self.rgw_if} up",
+                   f"route add {RESPONDER_RANGE} dev {self.rgw_if}"], ns=self.tgt_ns)
+        _write_sysctls(self.tgt_ns, {"net/ipv4/ip_forward": "1"})
+        # `ip netns exec` (not setns) so the responder also sees the namespace's /sys.
+        self._responder = subprocess.Popen(
+            ["ip", "netns", "exec", self.rsp_ns, sys.executable, "-m", RESPONDER_MODULE,
+             "--iface", self.rsp_if, "--quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+        self._pids.append(self._responder)
+        # Ready when it prints its start line (its socket is open from then on); the rest of its
+        # stderr is passed through so its errors stay visible.
+        err = self._responder.stderr
+        assert err is not None
+        deadline = time.monotonic() + 30
+        seen: list[str] = []
+        while not any(line.startswith("tidescanned: interface") for line in seen):
+            ready, _, _ = select.select([err], [], [], max(0.0, deadline - time.monotonic()))
+            line = err.readline() if ready else ""
+            if not line:
+                raise EnvironmentProblem("lab: tidescanned did not start: " + "".join(seen).strip()
+                                         + (f" (exit status {self._responder.poll()})"
+                                            if self._responder.poll() is not None else ""))
+            seen.append(line)
+        threading.Thread(target=_pass_through, args=(err,), daemon=True).start()
+        probe_ip = int_to_ip(self.responder_bounds[0] + 1)
+        for _ in range(10):
+            ping = netns.run(["ping", "-c", "1", "-W", "1", probe_ip], ns=self.tgt_ns, check=False)
+            if ping.returncode == 0:
+                return
+        raise EnvironmentProblem(f"lab: tidescanned does not answer ping {probe_ip}")
+
+    # -- using the lab -------------------------------------------------------------------------
+
+    def _need_up(self) -> None:
+        if not self.up:
+            raise RuntimeError("the lab is not up (use `with Lab(...) as lab:`)")
+
+    def run_scanner(self, argv: Sequence[str], *, timeout: float | None = 120, check: bool = False,
+                    **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        """Run a command inside the scanner namespace and wait for it (text output captured)."""
+        self._need_up()
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        return subprocess.run(["ip", "netns", "exec", self.scan_ns, *argv], timeout=timeout,
+                              check=check, **kwargs)
+
+    def popen_scanner(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        """Start a command inside the scanner namespace; the lab kills it on exit if still running."""
+        self._need_up()
+        proc = subprocess.Popen(["ip", "netns", "exec", self.scan_ns, *argv], **kwargs)
+        self._pids.append(proc)
+        return proc
+
+    def run_target(self, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        """Run a command inside the target namespace (e.g. `nft list ruleset`, `ss -s`)."""
+        self._need_up()
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        kwargs.setdefault("timeout", 60)
+        return subprocess.run(["ip", "netns", "exec", self.tgt_ns, *argv], **kwargs)
+
+    def entered_scanner(self) -> contextlib.AbstractContextManager[None]:
+        """`with lab.entered_scanner():` — this thread in the scanner namespace (open sockets here)."""
+        self._need_up()
+        return netns.entered(self.scan_ns)
+
+    @contextlib.contextmanager
+    def capture(self, path: str | os.PathLike[str] | None = None, bpf: str = "",
+                snaplen: int = 96, iface: str | None = None) -> Iterator[Capture]:
+        """tcpdump on the target's veth end for the body of the with-block; yields a `Capture`.
+
+        Capturing has started when the block begins; the file is complete when it ends.
+        Without `path` the pcap goes to the lab's temporary directory (gone after the lab closes).
+        """
+        self._need_up()
+        if path is None:
+            if self._workdir is None:
+                self._workdir = tempfile.mkdtemp(prefix=f"{unique_prefix()}lab-")
+            path = Path(self._workdir) / f"capture{len(os.listdir(self._workdir))}.pcap"
+        cap = Capture(self, Path(path), bpf, snaplen, iface or self.tgt_if)
+        try:
+            yield cap
+        finally:
+            cap.stop()
+
+    def target_counters(self) -> dict[str, int]:
+        """Packet/byte counters of the target's veth end (rx = what the scanner put on the wire)."""
+        self._need_up()
+        return _link_counters(self.tgt_ns, self.tgt_if)
+
+    def scanner_counters(self) -> dict[str, int]:
+        """Packet/byte counters of the scanner's veth end (rx = everything the target answered)."""
+        self._need_up()
+        return _link_counters(self.scan_ns, self.scan_if)
+
+    def wake_scanner(self) -> None:
+        """Send one ICMP echo from the target to the scanner's address.
+
+        Debian's masscan 1.3.2 blocks in libpcap after its `--wait` until some frame arrives
+        (its status shows "waiting -N secs"); one frame lets it exit.  Harmless for other tools.
+        """
+        self._need_up()
+        netns.run(["ping", "-c", "1", "-W", "1", self.scan_ip], ns=self.tgt_ns, check=False)
+
+    def listener_alive(self) -> bool:
+        return self._listener is not None and self._listener.poll() is None
+
+    # -- truth (delegated to the plan; no root needed) -----------------------------------------
+
+    def truth(self, ports: Iterable[int] | None = None) -> dict[tuple[int, int], str]:
+        return self.plan.truth(ports)
+
+    def truth_matrix(self, ports: Iterable[int] | None = None) -> np.ndarray:
+        return self.plan.truth_matrix(ports)
+
+    def open_array(self, ports: Iterable[int] | None = None) -> np.ndarray:
+        return self.plan.open_array(ports)
+
+    def open_set(self, ports: Iterable[int] | None = None) -> set[tuple[int, int]]:
+        return self.plan.open_set(ports)
+
+    def filtered_hosts(self) -> np.ndarray:
+        return self.plan.filtered_hosts()
+
+    def hosts_with_role(self, role: int) -> np.ndarray:
+        return self.plan.hosts_with_role(role)
+
+    def hosts_up(self) -> np.ndarray:
+        return self.plan.hosts_up()
+
+    def counts(self, ports: Iterable[int] | None = None) -> dict[str, int]:
+        return self.plan.counts(ports)
+
+    def state_of(self, ip: int | str, port: int) -> str:
+        return self.plan.state_of(ip_to_int(ip) if isinstance(ip, str) else ip, port)
+
+    def banner_of(self, ip: int | str, port: int) -> bytes | None:
+        """What the listener on an open (ip, port) sends (None if the pair is not open)."""
+        ip_s = ip if isinstance(ip, str) else int_to_ip(ip)
+        if self.state_of(ip_s, port) != "open":
+            return None
+        return lab_listeners.banner_for(self.plan.listen[port], ip_s, port)
+
+    def summary(self, ports: Iterable[int] | None = None) -> str:
+        return self.plan.summary(ports)
+
+
+def bench_lab(sink: bool = False, ports: Sequence[int] = tuple(range(1, 101)),
+              dense_ports: Sequence[int] = (21, 22, 80), seed: int = 1) -> Lab:
+    """The benchmark lab (issue 4): /16 x 100 ports, everything answers (or nothing, if `sink`).
+
+    Dense listeners on `dense_ports` make ~65536 x len(dense_ports) open pairs; every other pair
+    answers RST.  No firewalled hosts, so "found vs truth" is all about the scanner.
+    """
+    listen = {p: DEFAULT_LISTEN.get(p, "silent") for p in dense_ports}
+    return Lab(size=16, ports=ports, seed=seed, listen=listen, dense_ports=dense_ports,
+               open_per_port=0, drop_hosts=0, icmp_hosts=0, rst_hosts=0, sink=sink)
+
+
+def default_lab_scan_argv(lab: Lab, rate: int = 100000) -> list[str]:
+    """Suggested tidescan arguments for a demo scan of `lab` (run inside `lab.scan_ns`)."""
+    return ["-p", lab.ports_text, lab.target_range, "--rate", str(rate),
+            "--adapter", lab.scan_if, "--wait", "2"]
+
+
+# -- command line -------------------------------------------------------------------------------
+
+def _parse_port_list(text: str, option: str) -> list[int]:
+    ports: list[int] = []
+    for col, item in _items(text):
+        lo_s, sep, hi_s = item.partition("-")
+        try:
+            lo = int(lo_s)
+            hi = int(hi_s) if sep else lo
+        except ValueError:
+            raise UsageError(f"{option}: bad port {item!r} at column {col}") from None
+        if not 0 <= lo <= hi <= 65535:
+            raise UsageError(f"{option}: port range {item!r} at column {col} outside 0..65535")
+        ports.extend(range(lo, hi + 1))
+    if not ports:
+        raise UsageError(f"{option}: no ports given")
+    return sorted(set(ports))
+
+
+def _items(text: str) -> Iterator[tuple[int, str]]:
+    col = 1
+    for item in text.split(","):
+        if item.strip():
+            yield col, item.strip()
+        col += len(item) + 1
+
+
+def _lab_from_args(args: argparse.Namespace) -> Lab:
+    ports = _parse_port_list(args.ports, "--ports") if args.ports else list(DEFAULT_PORTS)
+    dense = _parse_port_list(args.dense, "--dense") if args.dense else []
+    listen = dict(DEFAULT_LISTEN)
+    for p in dense:
+        listen.setdefault(p, "silent")
+    try:
+        return Lab(size=args.size, ports=ports, seed=args.seed, listen=listen, dense_ports=dense,
+                   sink=args.sink, with_responder=getattr(args, "responder", False))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _print_up(lab: Lab) -> None:
+    scan = " ".join(shlex.quote(a) for a in default_lab_scan_argv(lab))
+    print(f"tidescan lab is up ({lab.startup_seconds * 1000:.0f} ms). Ctrl-C tears it down.")
+    print(f"scanner  namespace {lab.scan_ns}, {lab.scan_if} {lab.scan_ip}/24 {lab.scan_mac}, "
+          f"default via {lab.gateway_ip}")
+    print(f"target   namespace {lab.tgt_ns}, {lab.tgt_if} {lab.gateway_ip} {lab.gateway_mac}")
+    if lab.responder_range:
+        print(f"responder namespace {lab.rsp_ns}: tidescanned answers {lab.responder_range}")
+    print(lab.summary())
+    print("scan it:")
+    print(f"  sudo ip netns exec {lab.scan_ns} tidescan {scan}")
+    print(f"  sudo ip netns exec {lab.scan_ns} masscan {scan}")
+    print(f"  sudo ip netns exec {lab.scan_ns} nmap -sS -Pn -n -p {lab.ports_text} "
+          f"{int_to_ip(lab.target_bounds[0])}/28")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`tidescan-lab up|truth|clean`."""
+    ap = argparse.ArgumentParser(prog="tidescan-lab",
+                                 description="tidescan's built-in lab: namespaces, veth, truth")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, help_ in (("up", "build the lab, print how to scan it, wait for Ctrl-C"),
+                        ("truth", "print the lab's ground truth (no root needed)")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--size", type=int, default=20, help="prefix length of the range (20)")
+        p.add_argument("--ports", default="", help="ports to suggest/truth (21,22,80,443,8080)")
+        p.add_argument("--dense", default="", help="ports open on every ordinary host")
+        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--sink", action="store_true", help="drop everything sent to the range")
+        if name == "up":
+            p.add_argument("--responder", action="store_true", help="add tidescanned")
+        else:
+            p.add_argument("--list", action="store_true", help="also list open pairs and "
+                           "firewalled hosts")
+    sub.add_parser("clean", help="remove namespaces left by dead tidescan runs")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "clean":
+            for name in cleanup_stale():
+                print(f"removed {name}")
+            return 0
+        lab = _lab_from_args(args)
+        if args.cmd == "truth":
+            print(lab.summary())
+            if args.list:
+                for ip, port in lab.open_array().tolist():
+                    print(f"open     {int_to_ip(ip)}:{port}")
+                for role in (DROP, ICMP_REJECT, RST_REJECT):
+                    for ip in lab.hosts_with_role(role).tolist():
+                        print(f"{['', 'drop', 'icmp', 'rst'][role]:8} {int_to_ip(ip)}")
+            return 0
+        if os.geteuid() != 0:
+            raise EnvironmentProblem("tidescan-lab up needs root (network namespaces)")
+        with lab:
+            _print_up(lab)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    signal.pause()
+        print(f"lab removed ({lab.teardown_seconds * 1000:.0f} ms)")
+        return 0
+    except TidescanError as e:
+        print(f"tidescan-lab: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+"""`-oH`: just the address, one line per status *or* banner record (no dedup), as masscan does.
+
+Meant for piping into another tool (`sort -u` to deduplicate).
+"""
+
+from __future__ import annotations
+
+from tidescan.ipfmt import format_ipv4, format_ipv6
+from tidescan.output.base import Writer
+from tidescan.output.record import Record
+
+
+class HostOnlyWriter(Writer):
+    name = "hostonly"
+
+    def _status(self, rec: Record) -> str:
+        return (format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)) + "\n"
+
+    _banner = _status
