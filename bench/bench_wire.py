@@ -13,7 +13,7 @@ then measures:
    delivered, kernel drops, and the reader's CPU time per frame.  Run with a homogeneous stream
    (equal-size frames: the vector walk) and a mixed-size one (signature scan).
 
-Usage (root):  python bench/bench_wire.py [--seconds 3]
+Usage (root):  python bench/bench_wire.py [--seconds 2] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def bench_rx(lab: netns.VethPair, seconds: float, mixed: bool, filt: bool) -> di
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("bench_wire: needs root (network namespaces, raw sockets)", file=sys.stderr)
@@ -133,12 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     with netns.VethPair(tag="w", a_ip="10.199.0.1/24", b_ip=None) as lab:
         print(f"# wire bench, {os.cpu_count()} CPUs, kernel {os.uname().release}, {args.seconds:g} s each")
         print("\n## TX: PacketSender.send, 60-byte SYNs, 64k-frame batches, 1024 per sendmmsg")
-        print(f"{'procs':>5} {'qdisc bypass':>12} {'sender Mpps':>12} {'on wire Mpps':>13} {'retries':>8}")
-        for procs, bypass in ((1, False), (1, True), (2, False), (2, True)):
-            r = bench_tx(lab, args.seconds, procs, bypass)
-            print(f"{procs:>5} {str(bypass):>12} {r['pps_sender'] / 1e6:>12.3f} "
-                  f"{r['wire'] / r['wall'] / 1e6:>13.3f} {r['retries']:>8}")
-        print("\n## RX: RxRing.read (4 MiB x 64 blocks), one flooding sender process")
+        print(f"   (configurations interleaved, {args.repeat} runs each, median; Mpps counted on the wire)")
+        print(f"{'procs':>5} {'qdisc bypass':>12} {'on wire Mpps':>13} {'runs':>24} {'retries':>8}")
+        configs = ((1, False), (1, True), (2, False), (2, True))
+        runs: dict[tuple[int, bool], list[dict[str, float]]] = {c: [] for c in configs}
+        for _ in range(args.repeat):
+            for procs, bypass in configs:
+                runs[(procs, bypass)].append(bench_tx(lab, args.seconds, procs, bypass))
+        for (procs, bypass), rs in runs.items():
+            mpps = [r["wire"] / r["wall"] / 1e6 for r in rs]
+            print(f"{procs:>5} {str(bypass):>12} {float(np.median(mpps)):>13.3f} "
+                  f"{' '.join(f'{m:.3f}' for m in mpps):>24} {sum(r['retries'] for r in rs):>8}")
+        print("\n## RX: RxRing.read (1 MiB x 256 blocks), one flooding sender process")
         print(f"{'stream':>8} {'filter':>6} {'sent':>9} {'read':>9} {'drops':>9} {'read Mpps':>9} "
               f"{'cpu us/frame':>12} {'frames/read':>11}  walks")
         for mixed, filt in ((False, True), (True, True), (True, False)):

@@ -494,9 +494,15 @@ def test_sigkill_leftovers_removed_by_next_lab() -> None:
 
 @pytest.mark.lab
 def test_two_labs_in_one_process() -> None:
-    with Lab(size=24) as a, Lab(size=24) as b:
+    a, b = Lab(size=24), Lab(size=24)
+    assert a.scan_ns == b.scan_ns  # names are settled when a lab starts
+    with a, b:
         assert len({a.scan_ns, a.tgt_ns, b.scan_ns, b.tgt_ns}) == 4
         assert a.scan_if != b.scan_if and a.scan_mac != b.scan_mac
+        assert set(_ours()) == {a.scan_ns, a.tgt_ns, b.scan_ns, b.tgt_ns}
+        for lab in (a, b):  # each is a working lab of its own
+            r = lab.run_scanner(["ping", "-c", "1", "-W", "2", lab.gateway_ip])
+            assert r.returncode == 0
     assert _ours() == []
 
 

@@ -138,3 +138,24 @@ def test_masscan_can_read_what_readscan_writes(tmp_path: Path) -> None:
     convert([src], "binary", copy)
     assert run_masscan("--readscan", str(copy), "--show", "closed", "-oL", "-").stdout == \
         run_masscan("--readscan", src, "--show", "closed", "-oL", "-").stdout
+
+
+def test_range_list_objects_are_accepted_directly(tmp_path: Path) -> None:
+    """cli.py passes (RangeList, Range6List) and a PortList as they come from the config."""
+    from tidescan.ports import parse_ports
+    from tidescan.targets import parse_targets
+    v6 = 0x20010DB8 << 96
+    src = binfile(tmp_path / "m.bin", [status_record(1, 0x0A000001, 80), status_record(2, 0x0A000002, 80),
+                                       status_record(3, v6 | 1, 53, "udp", ip_version=6),
+                                       status_record(4, v6 | 2, 80, ip_version=6)])
+
+    def run(ranges: object = None, ports: object = None) -> list[int]:
+        sink = Collect()
+        readscan([src], [sink], ranges=ranges, ports=ports)
+        return [r.timestamp for r in sink.records]
+
+    assert run(ranges=parse_targets("10.0.0.1")) == [1, 3, 4]
+    assert run(ranges=parse_targets("2001:db8::2")) == [1, 2, 4]
+    assert run(ranges=parse_targets("10.0.0.2, 2001:db8::1")) == [2, 3]
+    assert run(ports=parse_ports("U:53")) == [3]
+    assert run(ports=parse_ports("80")) == [1, 2, 4]

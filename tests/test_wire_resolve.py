@@ -48,7 +48,7 @@ def test_arp_times_out_with_the_fix_in_the_message(veth_pair: netns.VethPair) ->
     elapsed = time.monotonic() - t0
     assert str(err.value) == (f"ARP timed out for router 10.199.0.99 on {veth_pair.a_if} after 2 tries; "
                               "give --router-mac")
-    assert 0.29 <= elapsed < 1.0
+    assert 0.29 <= elapsed < 2.0
 
 
 @pytest.mark.lab

@@ -24,8 +24,11 @@ from tidescan.config_table import SECTIONS, rows
 __all__ = ["echo_text", "resume_text"]
 
 
-def echo_text(cfg: ScanConfig, all: bool = False) -> str:  # noqa: A002 - masscan's --echo-all
-    """The config file for `cfg` (non-default settings; every setting with `all`)."""
+def echo_text(cfg: ScanConfig, all: bool = False, *, resume: bool = False) -> str:  # noqa: A002
+    """The config file for `cfg` (non-default settings; every setting with `all`).
+
+    With `resume` the ``# resume information`` block is always written, even for index 0.
+    """
     table = rows()
     blocks: list[list[str]] = []
     for section, header, _title in SECTIONS:
@@ -35,6 +38,8 @@ def echo_text(cfg: ScanConfig, all: bool = False) -> str:  # noqa: A002 - massca
         for p in table:
             if p.section == section:
                 body += p.echo_lines(cfg, all)
+        if section == "resume" and resume and not any(b.startswith("resume-index") for b in body):
+            body.insert(0, f"resume-index = {cfg.resume_index}")
         if body or section == "targets":
             blocks.append([header, *body])
     return "\n\n".join("\n".join(b) for b in blocks) + "\n"
@@ -50,4 +55,4 @@ def resume_text(cfg: ScanConfig, resume_index: int) -> str:
         raise ValueError("resume_text needs cfg.seed: the seed the paused scan used")
     if resume_index < 0:
         raise ValueError("resume_index must be >= 0")
-    return echo_text(dataclasses.replace(cfg, resume_index=resume_index))
+    return echo_text(dataclasses.replace(cfg, resume_index=resume_index), resume=True)

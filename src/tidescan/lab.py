@@ -81,6 +81,7 @@ import json
 import os
 import select
 import shlex
+import shutil
 import signal
 import socket
 import struct
@@ -133,6 +134,7 @@ _index_lock = threading.Lock()
 
 def _free_index() -> int:
     return next(i for i in itertools.count() if i not in _up_indexes)
+
 
 TARGET_SYSCTLS: Mapping[str, str] = {
     "net/ipv4/tcp_syncookies": "2",
@@ -207,20 +209,19 @@ class Capture:
                "--immediate-mode", "-U", "-w", str(path), *shlex.split(bpf)]
         with netns.entered(lab.tgt_ns):
             self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          text=True)
+                                          text=True, start_new_session=True)
         lab._pids.append(self._proc)
+        # Capturing has begun when tcpdump says "listening on".
+        err = self._proc.stderr
+        assert err is not None
         deadline = time.monotonic() + 10
-        assert self._proc.stderr is not None
-        self._stderr: list[str] = []
-        while True:
-            line = self._proc.stderr.readline()
+        seen: list[str] = []
+        while not any("listening on" in line for line in seen):
+            ready, _, _ = select.select([err], [], [], max(0.0, deadline - time.monotonic()))
+            line = err.readline() if ready else ""
             if not line:
-                raise EnvironmentProblem(f"lab: tcpdump did not start: {''.join(self._stderr)}")
-            self._stderr.append(line)
-            if "listening on" in line:
-                break
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem("lab: tcpdump did not start within 10 s")
+                raise EnvironmentProblem("lab: tcpdump did not start: " + "".join(seen).strip())
+            seen.append(line)
 
     def stop(self, settle: float = 0.2) -> None:
         """Stop tcpdump once the file has stopped growing for `settle` s; read its counts.
@@ -317,7 +318,7 @@ class Lab:
         self._namespaces: list[netns.Namespace] = []
         self._pids: list[subprocess.Popen[Any]] = []
         self._listener: subprocess.Popen[bytes] | None = None
-        self._responder: subprocess.Popen[bytes] | None = None
+        self._responder: subprocess.Popen[Any] | None = None
         self._old_sigterm: Any = None
         self._sigterm_installed = False
         self._workdir: str | None = None
@@ -390,7 +391,6 @@ class Lab:
                 ns.delete()
             self._namespaces.clear()
             if self._workdir:
-                import shutil
                 shutil.rmtree(self._workdir, ignore_errors=True)
                 self._workdir = None
         finally:
@@ -489,9 +489,11 @@ class Lab:
                 argv = [sys.executable, "-I", lab_listeners.__file__, "--parent", str(os.getpid())]
                 for s, kind in socks:
                     argv += ["--fd", f"{s.fileno()}:{kind}"]
+                # Own session: a Ctrl-C at the terminal goes to the lab, which then kills this.
                 self._listener = subprocess.Popen(argv, pass_fds=[s.fileno() for s, _ in socks],
                                                   stdin=subprocess.DEVNULL,
-                                                  stdout=subprocess.DEVNULL)
+                                                  stdout=subprocess.DEVNULL,
+                                                  start_new_session=True)
             self._pids.append(self._listener)
         finally:
             for s, _ in socks:
@@ -515,7 +517,7 @@ class Lab:
         self._responder = subprocess.Popen(
             ["ip", "netns", "exec", self.rsp_ns, sys.executable, "-m", RESPONDER_MODULE,
              "--iface", self.rsp_if, "--quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
         self._pids.append(self._responder)
         # Ready when it prints its start line (its socket is open from then on); the rest of its
         # stderr is passed through so its errors stay visible.
@@ -767,11 +769,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if os.geteuid() != 0:
             raise EnvironmentProblem("tidescan-lab up needs root (network namespaces)")
-        with lab:
-            _print_up(lab)
-            with contextlib.suppress(KeyboardInterrupt):
+        try:
+            with lab:
+                _print_up(lab)
                 while True:
                     signal.pause()
+        except KeyboardInterrupt:  # Ctrl-C is the way to stop `up`; the with-block cleaned up
+            pass
         print(f"lab removed ({lab.teardown_seconds * 1000:.0f} ms)")
         return 0
     except TidescanError as e:

@@ -140,7 +140,12 @@ def make_plan(cfg: ScanConfig, targets: TargetSet, ident: Identity) -> Plan:
     per_sender = cfg.rate / senders
     gap = max(1, int(cfg.retry_interval * per_sender / (cfg.retries + 1)))
     plan = Plan(cfg, targets, ident, seed, senders, gap)
-    plan.probes = make_probes(cfg, ident)
+    # Only the kinds this scan sends: their classifiers are the only ones the receiver runs
+    # (an ARP reply is a result in an ARP scan, and noise in a SYN scan).
+    ports = targets.ports
+    present = {KIND_TCP: ports.has_tcp, KIND_UDP: ports.has_udp,
+               KIND_ICMP: ports.has_icmp, KIND_ARP: ports.has_arp}
+    plan.probes = {k: p for k, p in make_probes(cfg, ident).items() if present.get(k)}
     return plan
 
 
@@ -374,29 +379,47 @@ class ReceiveState:
     tx_done_at: float | None = None
 
 
-def receive_loop(plan: Plan, shared: Shared, writers: list[Writer], status: Status,
+@dataclass
+class ReceiveSide:
+    """The receive side's sockets, opened before any probe leaves."""
+
+    ring: Any = None
+    reply_sink: Any = None
+    pcap: Any = None
+    rst_tmpl: Any = None
+    rst_buf: Any = None
+
+
+def open_receive_side(plan: Plan) -> ReceiveSide:
+    """The RX ring with a kernel filter (only frames addressed to us reach Python), a socket for
+    our own replies (ARP answers, RSTs), and the --pcap file."""
+    cfg, ident = plan.cfg, plan.identity
+    if cfg.offline:
+        return ReceiveSide()
+    from tidescan.packets.rst import RstTemplate
+    from tidescan.wire.afpacket import PacketSender, RxRing
+    from tidescan.wire.bpf import scanner_filter
+
+    bpf = scanner_filter([(ident.src_ip_first, ident.src_ip_last)], ident.src_ip6,
+                         ident.src_port_first, ident.src_port_last)
+    rx = ReceiveSide(ring=RxRing(ident.ifname, bpf=bpf), reply_sink=PacketSender(ident.ifname))
+    rx.rst_tmpl = RstTemplate(ident.src_mac, ident.router_mac, ttl=cfg.ttl, vlan=cfg.vlan)
+    rx.rst_buf = np.zeros((1024, 64), dtype=np.uint8)
+    if cfg.pcap:
+        from tidescan.wire.pcapfile import PcapWriter
+        rx.pcap = PcapWriter(cfg.pcap)
+    return rx
+
+
+def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writer], status: Status,
                  state: ReceiveState, trace: bool = False) -> Counters:
     """Read replies until the senders are done and --wait has passed (or a second Ctrl-C)."""
     cfg, ident, seed = plan.cfg, plan.identity, plan.seed
     counters = Counters()
     total = plan.total_probes()
 
-    # 1. The ring, with a kernel filter so only frames addressed to us reach Python.
-    ring = reply_sink = pcap = rst_tmpl = rst_buf = None
-    if not cfg.offline:
-        from tidescan.packets.rst import RstTemplate
-        from tidescan.wire.afpacket import PacketSender, RxRing
-        from tidescan.wire.bpf import scanner_filter
-
-        bpf = scanner_filter([(ident.src_ip_first, ident.src_ip_last)], ident.src_ip6,
-                             ident.src_port_first, ident.src_port_last)
-        ring = RxRing(ident.ifname, bpf=bpf)
-        reply_sink = PacketSender(ident.ifname)
-        rst_tmpl = RstTemplate(ident.src_mac, ident.router_mac, ttl=cfg.ttl, vlan=cfg.vlan)
-        rst_buf = np.zeros((1024, 64), dtype=np.uint8)
-        if cfg.pcap:
-            from tidescan.wire.pcapfile import PcapWriter
-            pcap = PcapWriter(cfg.pcap)
+    # 1. The ring (opened before the senders started, so no early reply is missed).
+    ring, reply_sink, pcap, rst_tmpl, rst_buf = rx.ring, rx.reply_sink, rx.pcap, rx.rst_tmpl, rx.rst_buf
 
     # 2. Dedup (bounded memory) and the probe kinds whose replies we look for.
     dedup = Dedup()
@@ -446,6 +469,12 @@ def receive_loop(plan: Plan, shared: Shared, writers: list[Writer], status: Stat
 
             # 8. Replies to our probes: each kind recomputes its cookie from the reply's tuple.
             replies = Replies.concat([p.classify(parsed, seed, ours) for p in kinds_in_use])
+            # An ICMP unreachable quoting a TCP probe (the only TCP reply without TCP flags) means a
+            # filter answered, not the host: nmap calls it "filtered", and so do we (not reported).
+            # For UDP, port-unreachable is the host saying "closed", and is kept.
+            tcp_icmp = (replies.port < 65536) & (replies.reason == 0)
+            if tcp_icmp.any():
+                replies = _subset(replies, np.flatnonzero(~tcp_icmp))
             if len(replies) == 0:
                 continue
 
@@ -528,10 +557,11 @@ def run(plan: Plan, writers: list[Writer], status: Status) -> ScanResult:
             sys.stderr.flush()
 
     old = signal.signal(signal.SIGINT, on_sigint)
+    rx = open_receive_side(plan)
     t0 = time.monotonic()
     procs = start_senders(plan, shared)
     try:
-        counters = receive_loop(plan, shared, writers, status, state, trace=plan.cfg.packet_trace)
+        counters = receive_loop(plan, rx, shared, writers, status, state, trace=plan.cfg.packet_trace)
     finally:
         shared.stop.value = 1
         for p in procs:

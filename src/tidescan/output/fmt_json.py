@@ -13,6 +13,8 @@ and stays one after every flush, a kill, or `--output-append` (see `base.py`).
 
 from __future__ import annotations
 
+import os
+
 from tidescan.errors import UsageError
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
@@ -56,6 +58,9 @@ class JsonWriter(Writer):
     def _resume(self, tail: bytes, tail_start: int) -> int:
         """Continue an existing array: ours/masscan's (`]` at the end), an unterminated one left
         by a killed masscan (ends with `}`), or one with the old trailing comma (#314)."""
+        if not os.pread(self._fd, 4096, 0).lstrip(_WS).startswith(b"["):
+            raise UsageError(f"{self.path}: --output-append: the file is not a JSON array written "
+                             "by masscan or tidescan; refusing to append to it")
         body = tail.rstrip(_WS)
         if body.endswith(b"]"):
             close_at = len(body) - 1           # the new records overwrite the closing bracket

@@ -90,22 +90,19 @@ class XmlWriter(Writer):
 
     def _resume(self, tail: bytes, tail_start: int) -> int:
         """Continue before the old `<runstats>`, or at the end of an unterminated masscan file."""
-        at = tail.rfind(b"<runstats>")
-        if at >= 0:
-            m = _HOSTS.search(tail, at)
-            if m:
-                self.tcp_open, self.tcp_closed = int(m.group(1)), int(m.group(2))
-            return tail_start + at
-        body = tail.rstrip()
-        if body.endswith(b"</host>") or body.endswith(b"/>"):
-            # masscan killed before its trailer: recount what the file holds.
-            whole = self._read_all()
-            if b"<nmaprun" in whole:
+        if b"<nmaprun" in os.pread(self._fd, 4096, 0):
+            at = tail.rfind(b"<runstats>")
+            if at >= 0:
+                m = _HOSTS.search(tail, at)
+                if m:
+                    self.tcp_open, self.tcp_closed = int(m.group(1)), int(m.group(2))
+                return tail_start + at
+            body = tail.rstrip()
+            if body.endswith(b"</host>") or body.endswith(b"/>"):
+                # masscan killed before its trailer: recount what the file holds.
+                whole = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
                 self.tcp_open = len(_OPEN_TCP.findall(whole))
                 self.tcp_closed = len(_CLOSED_TCP.findall(whole))
                 return tail_start + len(tail)
         raise UsageError(f"{self.path}: --output-append: the file is not an XML document written by "
                          "masscan or tidescan; refusing to append to it")
-
-    def _read_all(self) -> bytes:
-        return os.pread(self._fd, os.fstat(self._fd).st_size, 0)

@@ -10,7 +10,8 @@ Records stream from each file in order into every writer (the writers apply `--s
 `ranges(ip: int, version: int) -> bool` and `ports(port: int, proto: str) -> bool`.  Helpers
 build them from sorted inclusive interval lists: `ip_filter(v4=..., v6=...)` and
 `port_filter(...)`, each accepting an object with `starts`/`ends` (e.g. `RangeList`,
-`PortList`) or an iterable of `(start, end)` pairs.
+`PortList`) or an iterable of `(start, end)` pairs.  For convenience `readscan` also takes
+`ranges=(RangeList, Range6List)` and `ports=PortList` directly and wraps them with these helpers.
 
 Semantics, fixed where masscan's are broken:
 - masscan applies `--range` only when IPv4 ranges were given: an IPv6-only filter is ignored,
@@ -87,10 +88,18 @@ def _contains(starts: Sequence[int], ends: Sequence[int]) -> Callable[[int], boo
     return contains
 
 
+def _maybe_contains(obj: Any) -> Callable[[int], bool] | None:
+    if obj is None:
+        return None
+    starts, ends = _pairs(obj)
+    return _contains(starts, ends) if starts else None  # no ranges: family not filtered
+
+
 def ip_filter(v4: Any = None, v6: Any = None) -> IpFilter:
-    """Predicate over (ip, version) from IPv4 and/or IPv6 inclusive intervals (see module doc)."""
-    in4 = _contains(*_pairs(v4)) if v4 is not None else None
-    in6 = _contains(*_pairs(v6)) if v6 is not None else None
+    """Predicate over (ip, version) from IPv4 and/or IPv6 inclusive intervals (see module doc).
+    A family given no ranges (None or empty) is not filtered."""
+    in4 = _maybe_contains(v4)
+    in6 = _maybe_contains(v6)
 
     def accept(ip: int, version: int) -> bool:
         test = in6 if version == 6 else in4
@@ -100,23 +109,43 @@ def ip_filter(v4: Any = None, v6: Any = None) -> IpFilter:
 
 
 def port_filter(ranges: Any) -> PortFilter:
-    """Predicate over (port, proto) from internal-encoding inclusive intervals."""
-    inside = _contains(*_pairs(ranges))
+    """Predicate over (port, proto) from internal-encoding inclusive intervals (empty: no filter)."""
+    inside = _maybe_contains(ranges)
+    if inside is None:
+        return lambda port, proto: True
     return lambda port, proto: inside(internal_port(port, proto))
+
+
+def _as_ip_filter(ranges: Any) -> IpFilter | None:
+    """Callable, `(v4, v6)` pair of range lists, or None."""
+    if ranges is None or callable(ranges):
+        return ranges
+    if isinstance(ranges, tuple) and len(ranges) == 2:
+        return ip_filter(v4=ranges[0], v6=ranges[1])
+    return ip_filter(v4=ranges)
+
+
+def _as_port_filter(ports: Any) -> PortFilter | None:
+    """Callable, a `PortList`-like object / pairs, or None."""
+    if ports is None or callable(ports):
+        return ports
+    return port_filter(ports)
 
 
 def _stderr_warning(msg: str) -> None:
     print(f"tidescan: warning: {msg}", file=sys.stderr)
 
 
-def readscan(paths: Iterable[str], writers: Sequence[Writer], *, ranges: IpFilter | None = None,
-             ports: PortFilter | None = None, banner_types: Iterable[str] | None = None,
+def readscan(paths: Iterable[str], writers: Sequence[Writer], *, ranges: Any = None,
+             ports: Any = None, banner_types: Iterable[str] | None = None,
              app_table: str = "1.3.2",
              on_warning: Callable[[str], None] | None = _stderr_warning) -> int:
     """Stream every record of `paths` through the filters into `writers`; returns how many
     records passed the filters.  The writers are not closed here (the caller owns them).
     A missing or non-binary file raises `UsageError` (files before it are already converted)."""
     types = frozenset(parse_app_name(t) for t in banner_types) if banner_types else None
+    ranges = _as_ip_filter(ranges)
+    ports = _as_port_filter(ports)
     count = 0
     for path in paths:
         for rec in BinaryReader(path, app_table=app_table, on_warning=on_warning):

@@ -7,8 +7,8 @@ constant bytes once (`prepare_v4`/`prepare_v6` copy them into every row of a fra
 `uint8` array of shape `(n, stride)`), and also precomputes the one's-complement sum of the
 constant words.  Per batch, `build_v4`/`build_v6` write only the per-target columns (addresses,
 ports, sequence number, IPv4 ID) and finish the checksums by adding the per-target words, split
-into 16-bit halves, to the precomputed sums: a dozen NumPy column operations for the whole batch
-and no Python loop per frame.  `build_*` checks (cheaply, on the first and last row) that the
+into 16-bit halves, to the precomputed sums: a dozen NumPy column operations per cache-sized chunk
+of 8192 rows, and no Python loop per frame.  `build_*` checks (cheaply, on the first and last row) that the
 buffer still holds this template and re-prepares it if not, so a fresh buffer also works.
 
 What the bytes are (masscan reference §6):
@@ -36,7 +36,12 @@ from tidescan.errors import UsageError
 from tidescan.packets import layout as L
 from tidescan.packets.checksum import finish, fold, sum16_rows, sum16_u32, sum16_u64
 
-__all__ = ["SynTemplate", "tcp_syn_options"]
+__all__ = ["SynTemplate", "tcp_syn_options", "CHUNK"]
+
+# Rows written per pass: 8192 rows of a 64-byte stride (512 KiB) stay in cache while the dozen
+# per-target columns are written; a 64k-row batch done in one pass streams 4 MiB a dozen times
+# and runs about half as fast on this project's machine.
+CHUNK = 8192
 
 
 def _check_range(option: str, value: int, lo: int, hi: int) -> int:
@@ -172,14 +177,20 @@ class SynTemplate:
         """
         n = L.batch_size(ip_them, port_them, ip_me, port_me, seq)
         self._ensure(out, n, 4)
-        o = out[:n]
-        them, me = L.u32_array(ip_them), L.u32_array(ip_me)
-        pt = L.u32_array(port_them) & 0xFFFF
-        pm = L.u32_array(port_me) & 0xFFFF
-        sq = L.u32_array(seq)
+        args = [np.broadcast_to(L.u32_array(a), (n,)) for a in (ip_them, port_them, ip_me,
+                                                               port_me, seq)]
+        for lo in range(0, n, CHUNK):  # a few cache-sized chunks, not a loop per frame
+            self._fields_v4(out[lo:lo + CHUNK], *(a[lo:lo + CHUNK] for a in args))
+        return n
+
+    def _fields_v4(self, o: NDArray[np.uint8], them: NDArray[np.uint32], port_them: NDArray[np.uint32],
+                   me: NDArray[np.uint32], port_me: NDArray[np.uint32],
+                   sq: NDArray[np.uint32]) -> None:
+        pt = port_them & 0xFFFF
+        pm = port_me & 0xFFFF
+        o = o[:len(them)]
         ipid = (them ^ pt ^ sq) & 0xFFFF
         ip, tcp = self.l3, self.l3 + L.IPV4_HLEN
-
         addr = sum16_u32(them) + sum16_u32(me)
         L.put_u16(o, ip + L.IP4_ID, ipid)
         L.put_u16(o, ip + L.IP4_CSUM, finish(addr + ipid + self._ipconst4))
@@ -189,7 +200,6 @@ class SynTemplate:
         L.put_u16(o, tcp + L.TCP_DPORT, pt)
         L.put_u32(o, tcp + L.TCP_SEQ, sq)
         L.put_u16(o, tcp + L.TCP_CSUM, finish(addr + pm + pt + sum16_u32(sq) + self._tcpconst4))
-        return n
 
     def build_v6(self, out: NDArray[np.uint8], them_hi: ArrayLike, them_lo: ArrayLike,
                  port_them: ArrayLike, me_hi: ArrayLike, me_lo: ArrayLike, port_me: ArrayLike,
@@ -200,13 +210,19 @@ class SynTemplate:
         """
         n = L.batch_size(them_hi, them_lo, port_them, me_hi, me_lo, port_me, seq)
         self._ensure(out, n, 6)
-        o = out[:n]
-        pt = L.u32_array(port_them) & 0xFFFF
-        pm = L.u32_array(port_me) & 0xFFFF
-        sq = L.u32_array(seq)
-        ip, tcp = self.l3, self.l3 + L.IPV6_HLEN
-        th, tl, mh, ml = (L.u64_array(x) for x in (them_hi, them_lo, me_hi, me_lo))
+        halves = [np.broadcast_to(L.u64_array(a), (n,)) for a in (them_hi, them_lo, me_hi, me_lo)]
+        small = [np.broadcast_to(L.u32_array(a), (n,)) for a in (port_them, port_me, seq)]
+        for lo in range(0, n, CHUNK):
+            self._fields_v6(out[lo:lo + CHUNK], *(a[lo:lo + CHUNK] for a in halves + small))
+        return n
 
+    def _fields_v6(self, o: NDArray[np.uint8], th: NDArray[np.uint64], tl: NDArray[np.uint64],
+                   mh: NDArray[np.uint64], ml: NDArray[np.uint64], port_them: NDArray[np.uint32],
+                   port_me: NDArray[np.uint32], sq: NDArray[np.uint32]) -> None:
+        pt = port_them & 0xFFFF
+        pm = port_me & 0xFFFF
+        o = o[:len(th)]
+        ip, tcp = self.l3, self.l3 + L.IPV6_HLEN
         L.put_u64(o, ip + L.IP6_SRC, mh)
         L.put_u64(o, ip + L.IP6_SRC + 8, ml)
         L.put_u64(o, ip + L.IP6_DST, th)
@@ -216,7 +232,6 @@ class SynTemplate:
         L.put_u32(o, tcp + L.TCP_SEQ, sq)
         addr = sum16_u64(th) + sum16_u64(tl) + sum16_u64(mh) + sum16_u64(ml)
         L.put_u16(o, tcp + L.TCP_CSUM, finish(addr + pm + pt + sum16_u32(sq) + self._tcpconst6))
-        return n
 
     # -- single frames (tests, the TCP stack's retransmits) ------------------------------------
 

@@ -141,7 +141,7 @@ def _window(h: NDArray[np.uint8], off: NDArray[np.int32], width: int) -> NDArray
     if o0 + width <= w and bool((off == o0).all()):
         return h[:, o0:o0 + width]
     out = np.zeros((n, width), dtype=np.uint8)
-    for o in np.unique(off).tolist():  # a handful of distinct offsets, not one per frame
+    for o in np.flatnonzero(np.bincount(off)).tolist():  # a handful of distinct offsets
         take = min(width, w - o)
         if take > 0:
             rows = np.flatnonzero(off == o)

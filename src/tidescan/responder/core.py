@@ -67,6 +67,7 @@ class Responder:
         self.last_error = ""
         self.frames_in = 0
         self.frames_out = 0
+        self._out = np.zeros((1024, OUT_STRIDE), dtype=np.uint8)   # reused by respond_batch
 
     def respond(self, frame: bytes, now: float | None = None) -> list[bytes]:
         """All frames to send in answer to `frame` (often none). Never raises."""
@@ -99,7 +100,8 @@ class Responder:
                       now: float | None = None) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
         """Answer `frames[i, :lengths[i]]` for every i; returns (out (k, OUT_STRIDE), out_lengths).
 
-        Order of answers: fast-path SYN-ACKs first, then the others in arrival order.
+        Order of answers: fast-path SYN-ACKs first, then the others in arrival order.  The
+        returned array is a reused buffer: valid until the next call.
         """
         n = len(lengths)
         lengths = np.asarray(lengths, dtype=np.int64)
@@ -115,7 +117,9 @@ class Responder:
         for i in slow_idx.tolist():
             slow.extend(self.respond(frames[i, :lengths[i]].tobytes(), t))
         k = len(synacks) + len(slow)
-        out = np.zeros((k, OUT_STRIDE), dtype=np.uint8)
+        if k > len(self._out):
+            self._out = np.zeros((k, OUT_STRIDE), dtype=np.uint8)
+        out = self._out[:k]
         out_len = np.empty(k, dtype=np.int64)
         m = len(synacks)
         out[:m, :fastpath.SYNACK_LEN] = synacks

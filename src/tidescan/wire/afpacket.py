@@ -19,12 +19,15 @@ bytes shared with the kernel through mmap.  The kernel fills a block with variab
 `tpacket3_hdr`, a `sockaddr_ll`, then the frame) and hands the block to us by setting its status to
 TP_STATUS_USER when it is full or when `retire_ms` milliseconds have passed; we give it back by
 writing TP_STATUS_KERNEL.  `read()` waits with poll(2) (no busy spin), takes every consecutive ready
-block (up to `max_blocks_per_read`), and:
+block (until `max_frames_per_read` frames are gathered), and:
 
-1. walks each block's frame chain (`tp_next_offset`).  The chain is a linked list, but its steps
-   are mostly equal (same-size replies come in runs), so the walk guesses a run of equal steps and
-   verifies the whole run with one vectorized read; only where runs are short does it fall back to a
-   tight Python loop over a memoryview (tens of nanoseconds a frame);
+1. finds each block's frame headers.  They form a linked list (`tp_next_offset`), which would
+   cost a Python step per frame, so `_walk` tries vectorized shortcuts that verify themselves
+   exactly: all steps equal (a block of same-size replies: one guess, one check), else a scan for
+   the `tp_mac`/`tp_net` word every header carries, at 8-byte-aligned positions, keeping the
+   candidates that look like whole headers and checking that they chain; only if both fail (a
+   frame forging a coherent header inside its payload) does it follow runs of equal steps, with
+   a memoryview loop for short runs;
 2. reads the header fields (captured and wire length, seconds, nanoseconds, MAC offset, packet type)
    of all frames with NumPy fancy indexing;
 3. copies all frames out with **one** gather: a sliding-window view of the ring (`(ring_len, width)`
@@ -268,12 +271,18 @@ class RxRing:
     partly filled block waits before the kernel hands it over (the latency when traffic is thin).
     `ignore_outgoing` hides frames sent from this host; `promisc` puts the interface in
     promiscuous mode for the life of the socket (needed to see frames to a spoofed MAC).
+    `max_frames_per_read` bounds one `Block` (whole ring blocks are taken until it is reached).
+
+    Sizing: when traffic is thin the kernel retires a block every `retire_ms` however little is
+    in it, so the ring rides out a reader pause of about `block_count * retire_ms` (0.5 s with
+    the defaults) at low rates, and `block_size * block_count` bytes (256 MiB: ~1.8 M small
+    frames) at high rates.  Many 1 MiB blocks serve both better than a few big ones.
     """
 
     def __init__(self, ifname: str, bpf: Sequence[tuple[int, int, int, int]] | None = None,
-                 block_size: int = 1 << 22, block_count: int = 64, frame_size: int = 2048,
+                 block_size: int = 1 << 20, block_count: int = 256, frame_size: int = 2048,
                  snaplen: int | None = None, *, retire_ms: int = 2, ignore_outgoing: bool = True,
-                 promisc: bool = False, max_blocks_per_read: int | None = None) -> None:
+                 promisc: bool = False, max_frames_per_read: int = 1 << 16) -> None:
         page = mmap.PAGESIZE
         if block_size % page or frame_size % 16 or not 0 < frame_size <= block_size:
             raise ValueError("block_size must be a multiple of the page size and frame_size a "
@@ -282,7 +291,7 @@ class RxRing:
         self.block_size = block_size
         self.block_count = block_count
         self.snaplen = snaplen if snaplen is not None else frame_size - 128
-        self.max_blocks_per_read = max_blocks_per_read or max(1, block_count // 2)
+        self.max_frames_per_read = max_frames_per_read
         self._packets = 0
         self._drops = 0
         self._filter_outgoing = False
@@ -333,7 +342,7 @@ class RxRing:
         """A socket-less ring reading `mm` (for tests of the block walk; `read(0)` only)."""
         self = cls.__new__(cls)
         self.ifname, self.block_size, self.block_count = "-", block_size, block_count
-        self.snaplen, self.max_blocks_per_read = block_size, block_count
+        self.snaplen, self.max_frames_per_read = block_size, 1 << 30
         self._filter_outgoing = False
         self._mm = mm
         self._map(mm)
@@ -341,14 +350,17 @@ class RxRing:
 
     # -- waiting --------------------------------------------------------------------------------
     def _ready(self) -> list[int]:
-        """Indexes of the consecutive blocks, from the current one, that the kernel handed us."""
-        blocks = []
+        """Consecutive blocks, from the current one, that the kernel handed us (at least one if
+        any, then more while the frame count stays under `max_frames_per_read`)."""
+        blocks: list[int] = []
         b = self._cur
         u32 = self._u32
         bsz = self.block_size
-        while len(blocks) < self.max_blocks_per_read:
+        frames = 0
+        while len(blocks) < self.block_count and frames < self.max_frames_per_read:
             if not u32[(b * bsz + linux.BD_BLOCK_STATUS) >> 2] & linux.TP_STATUS_USER:
                 break
+            frames += int(u32[(b * bsz + linux.BD_NUM_PKTS) >> 2])
             blocks.append(b)
             b = (b + 1) % self.block_count
         return blocks

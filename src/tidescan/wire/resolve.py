@@ -17,6 +17,7 @@ not filtered out by the network card.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import select
 import socket
@@ -33,7 +34,8 @@ from .afpacket import bind_interface, open_packet_socket
 def _listener(ifname: str, prog: list[bpf.Insn], protocol: int, promisc: bool) -> socket.socket:
     sock = open_packet_socket(0)  # receives nothing until bound
     try:
-        sock.setsockopt(linux.SOL_PACKET, linux.PACKET_IGNORE_OUTGOING, 1)
+        with contextlib.suppress(OSError):  # kernels before 4.20; the filter drops requests anyway
+            sock.setsockopt(linux.SOL_PACKET, linux.PACKET_IGNORE_OUTGOING, 1)
         bpf.attach(sock, prog)
         bind_interface(sock, ifname, protocol)
         if promisc:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install tidescan and everything its lab, tests and benchmarks use, on a fresh Debian machine (as root).
+# Debian packages: iproute2 (namespaces, veth), nftables/iptables (lab firewall rules), masscan (the
+# reference we are compared with), nmap (the correctness oracle), tcpdump/tshark (pcap readers),
+# curl/openssh-client/dnsutils/iputils (real clients for tidescanned), openssh-server, redis,
+# memcached, vsftpd... (real banner targets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/install.sh: run as root (it installs Debian packages and the lab needs CAP_NET_ADMIN)" >&2
+    exit 1
+fi
+APT_PACKAGES=(iproute2 nftables iptables masscan nmap tcpdump tshark curl openssh-client openssh-server
+              dnsutils iputils-ping iputils-arping netcat-openbsd socat procps)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+"$PY" -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v -i "warning" || true
+"$PY" -c "import tidescan, numpy, pyroute2, hypothesis, scapy" 
