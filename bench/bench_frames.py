@@ -91,7 +91,8 @@ def main() -> None:
     buf = syn.new_buffer(n)
     seq = syn.seq4(them, ports, ME, pm, entropy)
     t = Targets4(them, ports, ME, pm, seq)
-    report("SYN v4 build + checksums (64 B stride)", n, *measure(lambda: syn.build(buf, t), args.repeat))
+    report("SYN v4 build + checksums (64 B stride)", n,
+           *measure(lambda: syn.build(buf, t), args.repeat))
     report("cookies (vectorized SipHash)", n,
            *measure(lambda: syn.seq4(them, ports, ME, pm, entropy), args.repeat))
 
@@ -111,7 +112,8 @@ def main() -> None:
     uports = UDP_BASE + rng.choice(np.array([53, 161, 11211, 9999], dtype=np.uint64), n)
     useq = udp.seq4(them, uports, ME, 40000, entropy)
     ut = Targets4(them, uports, ME, 40000, useq)
-    report("UDP v4 build (53/161/11211/empty mix)", n, *measure(lambda: udp.build(ubuf, ut), args.repeat))
+    report("UDP v4 build (53/161/11211/empty mix)", n,
+           *measure(lambda: udp.build(ubuf, ut), args.repeat))
 
     for snap, mixed in ((2048, False), (2048, True)):
         rb, rl = received_block(args.block, snap, mixed)

@@ -625,3 +625,51 @@ def test_operations_are_not_settings() -> None:
     assert parse_args(["--echo-cidr"]).echo_mode == "cidr"
     assert parse_args(["--debug", "if"]).debug_if
     assert parse_args(["--test", "csv"]).test_csv
+
+
+# -- robustness: whatever the input, a config or one UsageError -----------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SPELLINGS = sorted({f"--{a}" for p in rows() for a in (p.name, *p.aliases)}
+                    | {s for p in rows() for s in p.shorts}
+                    | {o.spelling.rstrip("*") for o in NMAP_OPTIONS})
+_TOKENS = st.one_of(
+    st.sampled_from(_SPELLINGS),
+    st.sampled_from(_SPELLINGS).flatmap(lambda s: st.text(max_size=8).map(lambda v: f"{s}={v}")),
+    st.sampled_from(["80", "10.0.0.1", "U:53", "fd00::1", "[::1]", "-", "true", "1/2", "aGk=",
+                     "02:00:00:00:00:01", "eth0", "", "[", "]", "=", ":", "--"]),
+    st.text(max_size=12),
+)
+
+
+def _only_usage_errors(fn, *args) -> None:  # type: ignore[no-untyped-def]
+    try:
+        fn(*args)
+    except UsageError as e:
+        assert str(e) and "\n" not in str(e)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TOKENS, max_size=8))
+def test_any_command_line_gives_a_config_or_one_usage_error(argv: list[str]) -> None:
+    if any(a.startswith(("-c", "--conf", "--config", "--resume", "--readscan", "--hello-file",
+                         "--hello-filename", "-iL", "--include", "--exclude-file",
+                         "--excludefile", "--nmap-", "--pcap-payload", "--script"))
+           for a in argv):
+        argv = [a for a in argv if not a.startswith("-")]  # no reading of arbitrary files
+    _only_usage_errors(parse_args, argv)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([p.name for p in rows() if not p.flags & 128]
+                                          + ["foo", "min-rate", "hello-string[80]",
+                                             "adapter[9]", "http-header[X]"]),
+                          st.text(max_size=12)), max_size=8))
+def test_any_config_text_gives_a_config_or_one_usage_error(lines: list[tuple[str, str]]) -> None:
+    text = "\n".join(f"{k} = {v}" for k, v in lines
+                     if k not in ("includefile", "excludefile", "hello-file", "readscan",
+                                  "nmap-payloads", "pcap-payloads", "nmap-service-probes",
+                                  "script"))
+    _only_usage_errors(parse_config_text, text)

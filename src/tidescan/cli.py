@@ -100,13 +100,12 @@ def _readscan(cfg: object) -> int:
 def _readscan_filters(cfg: object) -> dict[str, object]:
     """--range / -p / --banner-types as filters on the records read back."""
     kwargs: dict[str, object] = {}
+    from tidescan.config_targets import _addresses, _ports
+
     if cfg.ranges or cfg.include_files:  # type: ignore[attr-defined]
-        from tidescan.config_targets import build_ranges
-        v4, v6 = build_ranges(cfg)
-        kwargs["ranges"] = (v4, v6)
+        kwargs["ranges"] = _addresses(cfg.ranges, cfg.include_files, "--range", "--includefile")  # type: ignore[attr-defined]
     if cfg.ports:  # type: ignore[attr-defined]
-        from tidescan.config_targets import build_ports
-        kwargs["ports"] = build_ports(cfg)
+        kwargs["ports"] = _ports(cfg)
     if cfg.banner_types:  # type: ignore[attr-defined]
         kwargs["banner_types"] = list(cfg.banner_types)  # type: ignore[attr-defined]
     return kwargs
@@ -179,6 +178,9 @@ def run_scan(cfg: object, *, quiet_startup: bool = False) -> int:
     if not quiet_startup:
         _startup_lines(cfg, targets, plan)
 
+    from tidescan.output.base import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM/SIGHUP: finish the record being written, then the trailer
     meta = output_meta(plan)
     outputs = cfg.outputs or ([] if cfg.offline else [("interactive", "-")])  # type: ignore[attr-defined]
     writers = []

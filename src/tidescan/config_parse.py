@@ -304,7 +304,8 @@ def _bare(ctx: Ctx, arg: str, i: int) -> None:
         return
     hint = f"did you want '--{arg}'?"
     if ":" in arg and all(c in string.hexdigits + ":/-.[]" for c in arg):
-        hint = f"write an IPv6 target that starts with a letter in brackets: [{arg}]"
+        hint = (f"a bare target must start with a digit, ':' or '[': write --range {arg}"
+                + (f" or [{arg}]" if "/" not in arg and "-" not in arg else ""))
     raise UsageError(f"unknown command-line parameter {arg!r} (argument {i + 1}); {hint}")
 
 

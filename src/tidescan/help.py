@@ -31,7 +31,7 @@ nmap's where they make sense).
 usage: tidescan [options] -p PORTS TARGETS...
   tidescan -p80,443 10.0.0.0/8 --rate 100000 -oJ out.json
   tidescan -p22 --banners 192.168.0.0/16 -oX out.xml -oD out.ndjson
-  tidescan -c scan.conf          (a file of 'name = value' lines, as --echo prints)
+  tidescan -c scan.conf          (lines of 'name = value', as --echo prints)
   tidescan --resume paused.conf  (continue a scan stopped with Ctrl-C)
 
 Options take --name value, --name=value or --name:value; names ignore case and

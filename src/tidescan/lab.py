@@ -67,24 +67,21 @@ on normal exit, on exceptions, on Ctrl-C (KeyboardInterrupt unwinds the with-blo
 with-block unwinds too).  After SIGKILL nothing can run: the next `Lab` start (and the test session
 start) removes namespaces whose creating PID is dead, and the listener dies with its parent.
 
-Command line (`tidescan-lab`): `up` builds the lab, prints how to scan it, waits for Ctrl-C;
-`truth` prints the truth (no root needed); `clean` removes stale namespaces.
+Companions: `lab_plan.py` (the truth and the nft rules, pure), `lab_listeners.py` (the servers),
+`lab_capture.py` (tcpdump on the wire), `lab_cli.py` (`tidescan-lab up|truth|clean`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
 import itertools
 import json
 import os
 import select
-import shlex
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -98,7 +95,8 @@ from typing import Any
 import numpy as np
 
 from tidescan import lab_listeners, netns
-from tidescan.errors import EnvironmentProblem, TidescanError, UsageError
+from tidescan.errors import EnvironmentProblem
+from tidescan.lab_capture import Capture
 from tidescan.lab_plan import (
     CLOSED,
     DEFAULT_LISTEN,
@@ -189,94 +187,6 @@ def _pass_through(stream: Any) -> None:
 def _mac(tag: int, index: int) -> str:
     """Locally administered, deterministic MACs: 02:74:73:<tag>:<index hi>:<index lo>."""
     return f"02:74:73:{tag:02x}:{(index >> 8) & 0xFF:02x}:{index & 0xFF:02x}"
-
-
-class Capture:
-    """A tcpdump running in the target namespace on its veth end, writing a pcap file.
-
-    Use through `Lab.capture()`.  tcpdump sees frames before the ingress drop rules, so it counts
-    everything the scanner put on the wire, including frames to filtered hosts.
-    """
-
-    def __init__(self, lab: Lab, path: Path, bpf: str, snaplen: int, iface: str) -> None:
-        self.path = path
-        self.kernel_drops: int | None = None
-        self.captured: int | None = None
-        self.received: int | None = None
-        # --immediate-mode and -U: each frame reaches the file at once (libpcap's default ring
-        # mode holds a partly filled block for up to a second, and SIGINT would lose it).
-        cmd = ["tcpdump", "-i", iface, "-n", "-s", str(snaplen), "-B", "65536", "-Z", "root",
-               "--immediate-mode", "-U", "-w", str(path), *shlex.split(bpf)]
-        with netns.entered(lab.tgt_ns):
-            self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          text=True, start_new_session=True)
-        lab._pids.append(self._proc)
-        # Capturing has begun when tcpdump says "listening on".
-        err = self._proc.stderr
-        assert err is not None
-        deadline = time.monotonic() + 10
-        seen: list[str] = []
-        while not any("listening on" in line for line in seen):
-            ready, _, _ = select.select([err], [], [], max(0.0, deadline - time.monotonic()))
-            line = err.readline() if ready else ""
-            if not line:
-                raise EnvironmentProblem("lab: tcpdump did not start: " + "".join(seen).strip())
-            seen.append(line)
-
-    def stop(self, settle: float = 0.2) -> None:
-        """Stop tcpdump once the file has stopped growing for `settle` s; read its counts.
-
-        `captured` and `received` (by the filter) are tcpdump's own counts; `kernel_drops`
-        should be 0, and `complete` says tcpdump wrote everything the filter passed.
-        """
-        size, still_since, deadline = -1, time.monotonic(), time.monotonic() + 10
-        while self._proc.poll() is None and time.monotonic() < deadline:
-            now_size = self.path.stat().st_size if self.path.exists() else 0
-            now = time.monotonic()
-            if now_size != size:
-                size, still_since = now_size, now
-            elif now - still_since >= settle:
-                break
-            time.sleep(0.05)
-        if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGINT)
-        try:
-            _out, err = self._proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            _out, err = self._proc.communicate()
-        for line in (err or "").splitlines():
-            words = line.split()
-            if line.endswith("dropped by kernel") and words[0].isdigit():
-                self.kernel_drops = int(words[0])
-            elif line.endswith("packets captured") and words[0].isdigit():
-                self.captured = int(words[0])
-            elif line.endswith("received by filter") and words[0].isdigit():
-                self.received = int(words[0])
-
-    @property
-    def complete(self) -> bool:
-        return self.captured is not None and self.captured == self.received
-
-    def frames(self) -> list[bytes]:
-        """The captured frames (link-layer bytes, possibly cut at the snap length)."""
-        data = self.path.read_bytes()
-        if len(data) < 24:
-            return []
-        magic = data[:4]
-        endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-        out, off = [], 24
-        while off + 16 <= len(data):
-            incl = struct.unpack_from(endian + "I", data, off + 8)[0]
-            out.append(data[off + 16: off + 16 + incl])
-            off += 16 + incl
-        return out
-
-    def ipv4_destinations(self) -> np.ndarray:
-        """Destination addresses (uint32) of the captured IPv4 frames (untagged Ethernet)."""
-        dst = [struct.unpack_from("!I", f, 30)[0] for f in self.frames()
-               if len(f) >= 34 and f[12:14] == b"\x08\x00"]
-        return np.asarray(dst, dtype=np.uint32)
 
 
 class Lab:
@@ -589,7 +499,7 @@ class Lab:
             if self._workdir is None:
                 self._workdir = tempfile.mkdtemp(prefix=f"{unique_prefix()}lab-")
             path = Path(self._workdir) / f"capture{len(os.listdir(self._workdir))}.pcap"
-        cap = Capture(self, Path(path), bpf, snaplen, iface or self.tgt_if)
+        cap = Capture(self.tgt_ns, Path(path), bpf, snaplen, iface or self.tgt_if, self._pids)
         try:
             yield cap
         finally:
@@ -675,112 +585,10 @@ def default_lab_scan_argv(lab: Lab, rate: int = 100000) -> list[str]:
             "--adapter", lab.scan_if, "--wait", "2"]
 
 
-# -- command line -------------------------------------------------------------------------------
-
-def _parse_port_list(text: str, option: str) -> list[int]:
-    ports: list[int] = []
-    for col, item in _items(text):
-        lo_s, sep, hi_s = item.partition("-")
-        try:
-            lo = int(lo_s)
-            hi = int(hi_s) if sep else lo
-        except ValueError:
-            raise UsageError(f"{option}: bad port {item!r} at column {col}") from None
-        if not 0 <= lo <= hi <= 65535:
-            raise UsageError(f"{option}: port range {item!r} at column {col} outside 0..65535")
-        ports.extend(range(lo, hi + 1))
-    if not ports:
-        raise UsageError(f"{option}: no ports given")
-    return sorted(set(ports))
-
-
-def _items(text: str) -> Iterator[tuple[int, str]]:
-    col = 1
-    for item in text.split(","):
-        if item.strip():
-            yield col, item.strip()
-        col += len(item) + 1
-
-
-def _lab_from_args(args: argparse.Namespace) -> Lab:
-    ports = _parse_port_list(args.ports, "--ports") if args.ports else list(DEFAULT_PORTS)
-    dense = _parse_port_list(args.dense, "--dense") if args.dense else []
-    listen = dict(DEFAULT_LISTEN)
-    for p in dense:
-        listen.setdefault(p, "silent")
-    try:
-        return Lab(size=args.size, ports=ports, seed=args.seed, listen=listen, dense_ports=dense,
-                   sink=args.sink, with_responder=getattr(args, "responder", False))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-
-
-def _print_up(lab: Lab) -> None:
-    scan = " ".join(shlex.quote(a) for a in default_lab_scan_argv(lab))
-    print(f"tidescan lab is up ({lab.startup_seconds * 1000:.0f} ms). Ctrl-C tears it down.")
-    print(f"scanner  namespace {lab.scan_ns}, {lab.scan_if} {lab.scan_ip}/24 {lab.scan_mac}, "
-          f"default via {lab.gateway_ip}")
-    print(f"target   namespace {lab.tgt_ns}, {lab.tgt_if} {lab.gateway_ip} {lab.gateway_mac}")
-    if lab.responder_range:
-        print(f"responder namespace {lab.rsp_ns}: tidescanned answers {lab.responder_range}")
-    print(lab.summary())
-    print("scan it:")
-    print(f"  sudo ip netns exec {lab.scan_ns} tidescan {scan}")
-    print(f"  sudo ip netns exec {lab.scan_ns} masscan {scan}")
-    print(f"  sudo ip netns exec {lab.scan_ns} nmap -sS -Pn -n -p {lab.ports_text} "
-          f"{int_to_ip(lab.target_bounds[0])}/28")
-    sys.stdout.flush()
-
-
 def main(argv: list[str] | None = None) -> int:
-    """`tidescan-lab up|truth|clean`."""
-    ap = argparse.ArgumentParser(prog="tidescan-lab",
-                                 description="tidescan's built-in lab: namespaces, veth, truth")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    for name, help_ in (("up", "build the lab, print how to scan it, wait for Ctrl-C"),
-                        ("truth", "print the lab's ground truth (no root needed)")):
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("--size", type=int, default=20, help="prefix length of the range (20)")
-        p.add_argument("--ports", default="", help="ports to suggest/truth (21,22,80,443,8080)")
-        p.add_argument("--dense", default="", help="ports open on every ordinary host")
-        p.add_argument("--seed", type=int, default=1)
-        p.add_argument("--sink", action="store_true", help="drop everything sent to the range")
-        if name == "up":
-            p.add_argument("--responder", action="store_true", help="add tidescanned")
-        else:
-            p.add_argument("--list", action="store_true", help="also list open pairs and "
-                           "firewalled hosts")
-    sub.add_parser("clean", help="remove namespaces left by dead tidescan runs")
-    args = ap.parse_args(argv)
-    try:
-        if args.cmd == "clean":
-            for name in cleanup_stale():
-                print(f"removed {name}")
-            return 0
-        lab = _lab_from_args(args)
-        if args.cmd == "truth":
-            print(lab.summary())
-            if args.list:
-                for ip, port in lab.open_array().tolist():
-                    print(f"open     {int_to_ip(ip)}:{port}")
-                for role in (DROP, ICMP_REJECT, RST_REJECT):
-                    for ip in lab.hosts_with_role(role).tolist():
-                        print(f"{['', 'drop', 'icmp', 'rst'][role]:8} {int_to_ip(ip)}")
-            return 0
-        if os.geteuid() != 0:
-            raise EnvironmentProblem("tidescan-lab up needs root (network namespaces)")
-        try:
-            with lab:
-                _print_up(lab)
-                while True:
-                    signal.pause()
-        except KeyboardInterrupt:  # Ctrl-C is the way to stop `up`; the with-block cleaned up
-            pass
-        print(f"lab removed ({lab.teardown_seconds * 1000:.0f} ms)")
-        return 0
-    except TidescanError as e:
-        print(f"tidescan-lab: {e}", file=sys.stderr)
-        return 1
+    """Entry point of the `tidescan-lab` console script (see `tidescan.lab_cli`)."""
+    from tidescan.lab_cli import run
+    return run(argv)
 
 
 if __name__ == "__main__":

@@ -427,6 +427,7 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
     kinds_in_use = [plan.probes[k] for k in sorted(plan.probes)]
     show_closed = "closed" in cfg.show
     want_reset = not cfg.noreset and not cfg.banners
+    last_flush = time.monotonic()
 
     try:
         while True:
@@ -449,6 +450,10 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
             waiting = None if state.tx_done_at is None else max(0.0, wait - (now - state.tx_done_at))
             status.update(StatusSample(now, shared.total_sent(), total, counters.found, waiting,
                                        counters.received, counters.drops))
+            if now - last_flush >= 0.5:  # results reach files (and pipes) within half a second
+                last_flush = now
+                for w in writers:
+                    w.flush()
 
             if ring is None:          # --offline: nothing to receive
                 time.sleep(0.05)

@@ -39,7 +39,8 @@ class ArpPacket:
 def _arp(op: int, eth_dst: bytes, sha: bytes, spa: int, tha: bytes, tpa: int,
          vlan: int | None) -> bytes:
     return (L.eth_header(eth_dst, sha, L.ETHERTYPE_ARP, vlan) + _ARP_FIXED + op.to_bytes(2, "big")
-            + sha + (spa & 0xFFFFFFFF).to_bytes(4, "big") + tha + (tpa & 0xFFFFFFFF).to_bytes(4, "big"))
+            + sha + (spa & 0xFFFFFFFF).to_bytes(4, "big")
+            + tha + (tpa & 0xFFFFFFFF).to_bytes(4, "big"))
 
 
 def build_arp_request(src_mac: bytes | str, src_ip: int, target_ip: int,

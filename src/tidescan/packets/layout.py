@@ -42,7 +42,8 @@ IPPROTO_ICMPV6 = 58
 IPPROTO_SCTP = 132
 
 # Offsets inside an IPv4 header.
-IP4_TOTLEN, IP4_ID, IP4_FRAG, IP4_TTL, IP4_PROTO, IP4_CSUM, IP4_SRC, IP4_DST = 2, 4, 6, 8, 9, 10, 12, 16
+IP4_TOTLEN, IP4_ID, IP4_FRAG, IP4_TTL, IP4_PROTO, IP4_CSUM = 2, 4, 6, 8, 9, 10
+IP4_SRC, IP4_DST = 12, 16
 # Offsets inside an IPv6 header.
 IP6_PLEN, IP6_NXT, IP6_HLIM, IP6_SRC, IP6_DST = 4, 6, 7, 8, 24
 
@@ -50,7 +51,8 @@ IP6_PLEN, IP6_NXT, IP6_HLIM, IP6_SRC, IP6_DST = 4, 6, 7, 8, 24
 TCP_HLEN = 20
 UDP_HLEN = 8
 ICMP_HLEN = 8
-TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK, TCP_OFF, TCP_FLAGS, TCP_WIN, TCP_CSUM = 0, 2, 4, 8, 12, 13, 14, 16
+TCP_SPORT, TCP_DPORT, TCP_SEQ, TCP_ACK = 0, 2, 4, 8
+TCP_OFF, TCP_FLAGS, TCP_WIN, TCP_CSUM = 12, 13, 14, 16
 UDP_SPORT, UDP_DPORT, UDP_LEN, UDP_CSUM = 0, 2, 4, 6
 ICMP_TYPE, ICMP_CODE, ICMP_CSUM, ICMP_ID, ICMP_SEQ = 0, 1, 2, 4, 6
 
@@ -84,7 +86,8 @@ def mac_bytes(mac: bytes | str) -> bytes:
         return bytes(mac)
     parts = mac.replace("-", ":").split(":")
     if len(parts) != 6:
-        raise ParseError(f"bad MAC address {mac!r}: expected six hex pairs like 02:00:00:00:00:01", 1)
+        raise ParseError(f"bad MAC address {mac!r}: expected six hex pairs like 02:00:00:00:00:01",
+                         1)
     out = bytearray()
     col = 1
     for p in parts:
@@ -106,7 +109,8 @@ def mac_text(mac: bytes | int) -> str:
     return ":".join(f"{x:02x}" for x in b)
 
 
-def eth_header(dst: bytes | str, src: bytes | str, ethertype: int, vlan: int | None = None) -> bytes:
+def eth_header(dst: bytes | str, src: bytes | str, ethertype: int,
+               vlan: int | None = None) -> bytes:
     """Ethernet header bytes, with one 802.1Q tag (priority 0) when `vlan` is given."""
     head = mac_bytes(dst) + mac_bytes(src)
     if vlan is not None:

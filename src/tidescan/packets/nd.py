@@ -122,7 +122,8 @@ def parse_nd(frame: bytes) -> NdPacket | None:
         return None
     plen = int.from_bytes(ip[4:6], "big")
     icmp = frame[off + L.IPV6_HLEN: off + L.IPV6_HLEN + plen]
-    if len(icmp) < plen or plen < 24 or icmp[0] not in (L.ND_NEIGHBOR_SOLICIT, L.ND_NEIGHBOR_ADVERT):
+    if len(icmp) < plen or plen < 24 or icmp[0] not in (L.ND_NEIGHBOR_SOLICIT,
+                                                        L.ND_NEIGHBOR_ADVERT):
         return None
     src = int.from_bytes(ip[8:24], "big")
     dst = int.from_bytes(ip[24:40], "big")

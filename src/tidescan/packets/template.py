@@ -7,9 +7,10 @@ constant bytes once (`prepare_v4`/`prepare_v6` copy them into every row of a fra
 `uint8` array of shape `(n, stride)`), and also precomputes the one's-complement sum of the
 constant words.  Per batch, `build_v4`/`build_v6` write only the per-target columns (addresses,
 ports, sequence number, IPv4 ID) and finish the checksums by adding the per-target words, split
-into 16-bit halves, to the precomputed sums: a dozen NumPy column operations per cache-sized chunk
-of 8192 rows, and no Python loop per frame.  `build_*` checks (cheaply, on the first and last row) that the
-buffer still holds this template and re-prepares it if not, so a fresh buffer also works.
+into 16-bit halves, to the precomputed sums: a dozen NumPy column operations per cache-sized
+chunk of 8192 rows, and no Python loop per frame.  `build_*` checks (cheaply, on the first and
+last row) that the buffer still holds this template and re-prepares it if not, so a fresh buffer
+also works.
 
 What the bytes are (masscan reference §6):
 
@@ -18,12 +19,13 @@ What the bytes are (masscan reference §6):
   vanish under the mask).  IPv6: traffic class and flow label 0, hop limit = `ttl`.
 - TCP: seq = the cookie's low 32 bits (computed by the caller with `tidescan.siphash`), ack 0,
   flags SYN, window 1024 (masscan 1.3.2; HEAD's 1025 is a typo).
-- Options.  Default: MSS 1460, as in masscan HEAD (`--tcp-mss`, default on) and ZMap, whose
-  authors found that option-less SYNs draw fewer answers.  `mss=None` with the other options off
-  gives masscan 1.3.2's exact 54-byte frame.  The layout follows Linux's order, padded with NOPs
-  to 32-bit boundaries: MSS (`02 04 mss`), SACK-permitted and timestamps (`04 02 08 0a TSval 0`,
-  or `01 01 04 02` / `01 01 08 0a TSval 0` alone; TSval = `tsecho`, TSecr = 0 as RFC 7323 wants in
-  a SYN), window scale (`01 03 03 wscale`).
+- Options.  Default: MSS 1460, as in masscan HEAD (`--tcp-mss`, on by default); ZMap too sends
+  options by default because that gives the "highest hit-rate" (reference peers.md §1.1), and an
+  option-less SYN is an easy scanner fingerprint.  `mss=None` with the other options off gives
+  masscan 1.3.2's exact 54-byte frame (what Debian's masscan sends).  The layout follows Linux's
+  order, padded with NOPs to 32-bit boundaries: MSS (`02 04 mss`), SACK-permitted and timestamps
+  (`04 02 08 0a TSval 0`, or `01 01 04 02` / `01 01 08 0a TSval 0` alone; TSval = `tsecho`,
+  TSecr = 0 as RFC 7323 wants in a SYN), window scale (`01 03 03 wscale`).
 - Frames are not padded to 60 bytes: the NIC (or veth) does that; masscan sends 54/58 bytes too.
 """
 
@@ -183,8 +185,8 @@ class SynTemplate:
             self._fields_v4(out[lo:lo + CHUNK], *(a[lo:lo + CHUNK] for a in args))
         return n
 
-    def _fields_v4(self, o: NDArray[np.uint8], them: NDArray[np.uint32], port_them: NDArray[np.uint32],
-                   me: NDArray[np.uint32], port_me: NDArray[np.uint32],
+    def _fields_v4(self, o: NDArray[np.uint8], them: NDArray[np.uint32],
+                   port_them: NDArray[np.uint32], me: NDArray[np.uint32], port_me: NDArray[np.uint32],
                    sq: NDArray[np.uint32]) -> None:
         pt = port_them & 0xFFFF
         pm = port_me & 0xFFFF

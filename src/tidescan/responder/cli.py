@@ -128,13 +128,20 @@ def _run(args: argparse.Namespace) -> int:
     err.flush()
     log.init()
     log.flush()
+    dropped = 0
     try:
         io.serve(responder, wire, args.iface, lambda: stop["flag"], pcap=pcap, on_batch=log.flush)
     finally:
+        try:
+            dropped = wire.stats()[1]
+        except OSError:
+            pass
         wire.close()
         if pcap is not None:
             pcap.close()
         log.flush()
+    err.write(f"tidescanned: {responder.frames_in} frames received ({dropped} dropped by the kernel "
+              f"before reading), {responder.frames_out} answers ({responder.send_failures} not sent)\n")
     if responder.internal_errors:
         err.write(f"tidescanned: {responder.internal_errors} internal error(s), last: {responder.last_error}\n")
     return 0

@@ -67,6 +67,7 @@ class Responder:
         self.last_error = ""
         self.frames_in = 0
         self.frames_out = 0
+        self.send_failures = 0          # answers the I/O loop could not hand to the kernel
         self._out = np.zeros((1024, OUT_STRIDE), dtype=np.uint8)   # reused by respond_batch
 
     def respond(self, frame: bytes, now: float | None = None) -> list[bytes]:

@@ -23,6 +23,7 @@ import ctypes.util
 import errno
 import select
 import socket
+import struct
 import time
 from collections.abc import Callable
 
@@ -39,6 +40,7 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_IGNORE_OUTGOING = 23
+PACKET_STATISTICS = 6
 SO_RCVBUFFORCE = 33
 SO_SNDBUFFORCE = 32
 MSG_DONTWAIT = 0x40
@@ -187,6 +189,12 @@ class FrameSocket:
             break
         return sent
 
+    def stats(self) -> tuple[int, int]:
+        """(frames received, frames the kernel dropped for lack of room) since the last call."""
+        raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        packets, drops = struct.unpack("II", raw)
+        return packets, drops
+
     def close(self) -> None:
         self.sock.close()
 
@@ -212,7 +220,8 @@ def serve(responder: Responder, wire: FrameSocket, ifname: str,
                 pcap.write_batch(frames, lengths, now)
                 pcap.write_batch(out, out_len, now)
             if len(out_len):
-                wire.send(out, out_len)
+                sent = wire.send(out, out_len)
+                responder.send_failures += len(out_len) - sent
             if on_batch is not None:
                 on_batch()
         mono = time.monotonic()
