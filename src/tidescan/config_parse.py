@@ -36,9 +36,10 @@ a scanner whose behaviour depends on a file the user did not name is a surprise.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from tidescan.config_model import MAX_NICS, ScanConfig
 from tidescan.config_table import Ctx, F, Param, lookup, short_lookup
@@ -64,7 +65,8 @@ def parse_args(argv: Sequence[str], cfg: ScanConfig | None = None) -> ScanConfig
     (e.g. ``-sT``) are collected in ``cfg.warnings`` for the caller to print.
     """
     ctx = _new_ctx(cfg)
-    _apply_argv(ctx, list(argv))
+    with _one_line():
+        _apply_argv(ctx, list(argv))
     _finish(ctx)
     return ctx.cfg
 
@@ -74,7 +76,8 @@ def parse_config_text(text: str, path: str = "<config>", cfg: ScanConfig | None 
     """Apply a config file's text (``name = value`` lines) to a new (or the given) config."""
     ctx = _new_ctx(cfg)
     ctx.from_file = True
-    _apply_text(ctx, text, path)
+    with _one_line():
+        _apply_text(ctx, text, path)
     _finish(ctx)
     return ctx.cfg
 
@@ -82,15 +85,29 @@ def parse_config_text(text: str, path: str = "<config>", cfg: ScanConfig | None 
 def parse_config_file(path: str, cfg: ScanConfig | None = None) -> ScanConfig:
     """Read a config file (as ``-c FILE`` would) into a new (or the given) config."""
     ctx = _new_ctx(cfg)
-    try:
-        _read_file(ctx, path)
-    except ParseError as e:
-        raise UsageError(f"{path}: {e.message}") from None
+    with _one_line():
+        try:
+            _read_file(ctx, path)
+        except ParseError as e:
+            raise UsageError(f"{path}: {e.message}") from None
     _finish(ctx)
     return ctx.cfg
 
 
 # -- plumbing ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _one_line() -> Iterator[None]:
+    """Errors reach the user as one line: control characters typed by the user are escaped."""
+    try:
+        yield
+    except UsageError as e:
+        message = str(e)
+        if message.isprintable():
+            raise
+        clean = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        raise UsageError(clean) from None
+
 
 def _new_ctx(cfg: ScanConfig | None) -> Ctx:
     return Ctx(cfg if cfg is not None else ScanConfig(), read_file=_read_file)
@@ -177,8 +194,9 @@ def _next_value(argv: list[str], i: int, label: str) -> str:
         raise UsageError(f"{label}: missing value (argument {i + 1} is the last one)")
     value = argv[i + 1]
     if _OPTION_LIKE.match(value):
+        shown = value if value.isprintable() else "VALUE"
         raise UsageError(f"{label}: missing value (the next argument, {value!r}, is an option; "
-                         f"write {label}={value} if that is really the value)")
+                         f"write {label}={shown} if that is really the value)")
     return value
 
 
@@ -302,7 +320,7 @@ def _bare(ctx: Ctx, arg: str, i: int) -> None:
         assert target is not None
         _apply(ctx, target, None, arg, f"argument {i + 1} ({arg!r})")
         return
-    hint = f"did you want '--{arg}'?"
+    hint = f"did you want '--{arg}'?" if _LONG_RE.fullmatch(arg) else _HINT
     if ":" in arg and all(c in string.hexdigits + ":/-.[]" for c in arg):
         hint = (f"a bare target must start with a digit, ':' or '[': write --range {arg}"
                 + (f" or [{arg}]" if "/" not in arg and "-" not in arg else ""))
