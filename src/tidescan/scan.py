@@ -217,6 +217,7 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
     per_step = cfg.retries + 1
 
     step = 0
+    t_start = time.monotonic()
     while step < sched.n_steps and not shared.stop.value:
         # 5. How many probes may go now (at least one whole step: retries travel together).
         allowed = max(throttle.next_batch(), per_step)
@@ -255,6 +256,8 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
                     lengths = probe.build(buf, Targets4(picked.ip4[sel], picked.port[sel], ip_me[sel],
                                                         port_me[sel], seq))
                 sink.send(buf[:sel.size], lengths)
+                if cfg.packet_trace:
+                    trace_sent(picked, sel, ip_me, port_me, int(kind), t_start)
 
         # 9. Account: the throttle, and the counters the receiver shows and resumes from.
         throttle.consume(n)
@@ -287,6 +290,43 @@ def start_senders(plan: Plan, shared: Shared) -> list[Any]:
         p.start()
         procs.append(p)
     return procs
+
+
+def _addr(is_v6: bool, ip4: int, hi: int, lo: int) -> str:
+    from tidescan.ipfmt import format_ipv4, format_ipv6
+
+    return format_ipv6((hi << 64) | lo) if is_v6 else format_ipv4(ip4)
+
+
+def trace_sent(picked: Any, sel: np.ndarray, ip_me: np.ndarray, port_me: np.ndarray, kind: int,
+               t_start: float) -> None:
+    """--packet-trace: masscan's `SENT (t) TCP [me]:port > [them]:port SYN` (debugging only)."""
+    t = time.monotonic() - t_start
+    name = {KIND_TCP: "TCP", KIND_UDP: "UDP", KIND_ICMP: "ICMP", KIND_ARP: "ARP"}.get(kind, "IP")
+    what = {KIND_TCP: "SYN", KIND_UDP: "", KIND_ICMP: "ECHO", KIND_ARP: "WHO-HAS"}.get(kind, "")
+    lines = []
+    for i in sel.tolist():
+        them = _addr(bool(picked.is_v6[i]), int(picked.ip4[i]), int(picked.ip6_hi[i]), int(picked.ip6_lo[i]))
+        lines.append(f"SENT ({t:.4f}) {name} [{_addr(False, int(ip_me[i]), 0, 0)}]:{int(port_me[i])} > "
+                     f"[{them}]:{int(picked.port[i]) & 0xFFFF} {what}\n")
+    sys.stderr.write("".join(lines))
+
+
+def trace_received(parsed: Any, replies: Replies, t_start: float) -> None:
+    """--packet-trace: `RCVD (t) TCP [them]:port > [me]:port SYN-ACK` for each verified reply."""
+    from tidescan.output.record import reason_text
+
+    t = time.monotonic() - t_start
+    lines = []
+    for j, row in enumerate(replies.rows.tolist()):
+        v6 = bool(replies.is_v6[j])
+        src = _addr(v6, int(parsed.src4[row]), int(parsed.src6_hi[row]), int(parsed.src6_lo[row]))
+        dst = _addr(v6, int(parsed.dst4[row]), int(parsed.dst6_hi[row]), int(parsed.dst6_lo[row]))
+        kind = int(kind_of(np.asarray([replies.port[j]], dtype=np.uint64))[0])
+        name = {KIND_TCP: "TCP", KIND_UDP: "UDP", KIND_ICMP: "ICMP", KIND_ARP: "ARP"}.get(kind, "IP")
+        lines.append(f"RCVD ({t:.4f}) {name} [{src}]:{int(parsed.sport[row])} > [{dst}]:{int(parsed.dport[row])} "
+                     f"{reason_text(int(replies.reason[j])).upper()}\n")
+    sys.stderr.write("".join(lines))
 
 
 # ================================================================================================
@@ -427,7 +467,7 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
     kinds_in_use = [plan.probes[k] for k in sorted(plan.probes)]
     show_closed = "closed" in cfg.show
     want_reset = not cfg.noreset and not cfg.banners
-    last_flush = time.monotonic()
+    last_flush = t_start = time.monotonic()
 
     try:
         while True:
@@ -498,6 +538,9 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
             if want_reset:
                 send_resets(plan, parsed, replies, rst_tmpl, rst_buf, reply_sink)
 
+            if trace:
+                trace_received(parsed, replies, t_start)
+
             # 11. Report.
             counters.found += int(np.count_nonzero(replies.status != 2))
             counters.closed += int(np.count_nonzero(replies.status == 2))
@@ -505,8 +548,6 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
                 replies = _subset(replies, np.flatnonzero(replies.status != 2))
             wall = int(time.time())
             for rec in records_from(plan, parsed, replies, wall):
-                if trace:
-                    sys.stderr.write(f"RCVD {rec.proto} {rec.ip} {rec.port} {rec.status}\n")
                 for w in writers:
                     w.write(rec)
     finally:
