@@ -16,7 +16,7 @@ this run; they are never written to an echo or paused.conf.
 
 from __future__ import annotations
 
-from tidescan.config_model import NIC_FIELDS, ScanConfig
+from tidescan.config_model import NicConfig, ScanConfig
 from tidescan.config_table import NO_ECHO, Ctx, F, Param, nic_target, register
 from tidescan.config_values import (
     fmt_float, fmt_ipv4, fmt_ipv4_range, fmt_ipv6, fmt_port_range, fmt_shard, fmt_wait,
@@ -54,7 +54,8 @@ def _iface(text: str) -> str:
 
 # -- TCP option rows: masscan's F_NUMABLE (`--tcp-mss`, `--tcp-mss 1400`, `--tcp-mss false`) --
 
-def _numable(field: str, on: int, lo: int, hi: int, zero_is_off: bool = False):  # type: ignore[no-untyped-def]
+def _numable(field: str, on: int, lo: int, hi: int,  # type: ignore[no-untyped-def]
+             zero_is_off: bool = False):
     def setter(ctx: Ctx, p: Param, index: str | None, value: str | None) -> None:
         from tidescan.config_values import parse_bool
 
@@ -85,7 +86,7 @@ def _echo_numable(cfg: ScanConfig, p: Param, all: bool) -> list[str]:  # noqa: A
 
 # -- per-NIC rows with two attributes -------------------------------------------------------------
 
-def _nic_objs(cfg: ScanConfig) -> list[tuple[str, object]]:
+def _nic_objs(cfg: ScanConfig) -> list[tuple[str, ScanConfig | NicConfig]]:
     return [("", cfg)] + [(f"[{n}]", cfg.nics[n]) for n in sorted(cfg.nics)]
 
 
@@ -104,10 +105,10 @@ def _set_source_ip(ctx: Ctx, p: Param, index: str | None, value: str | None) -> 
 def _echo_source_ip(cfg: ScanConfig, p: Param, all: bool) -> list[str]:  # noqa: A002
     out: list[str] = []
     for suffix, obj in _nic_objs(cfg):
-        if obj.adapter_ip is not None:  # type: ignore[attr-defined]
-            out.append(f"adapter-ip{suffix} = {fmt_ipv4_range(obj.adapter_ip)}")  # type: ignore[attr-defined]
-        if obj.adapter_ipv6 is not None:  # type: ignore[attr-defined]
-            out.append(f"adapter-ip{suffix} = {fmt_ipv6(obj.adapter_ipv6)}")  # type: ignore[attr-defined]
+        if obj.adapter_ip is not None:
+            out.append(f"adapter-ip{suffix} = {fmt_ipv4_range(obj.adapter_ip)}")
+        if obj.adapter_ipv6 is not None:
+            out.append(f"adapter-ip{suffix} = {fmt_ipv6(obj.adapter_ipv6)}")
     if all and cfg.adapter_ip is None and cfg.adapter_ipv6 is None:
         out.append("# adapter-ip = ")
     return out
@@ -122,7 +123,7 @@ def _set_router_mac(ctx: Ctx, p: Param, index: str | None, value: str | None) ->
 def _echo_router_mac(cfg: ScanConfig, p: Param, all: bool) -> list[str]:  # noqa: A002
     out: list[str] = []
     for suffix, obj in _nic_objs(cfg):
-        v4, v6 = obj.router_mac, obj.router_mac_ipv6  # type: ignore[attr-defined]
+        v4, v6 = obj.router_mac, obj.router_mac_ipv6
         if v4 is not None and v4 == v6:
             out.append(f"router-mac{suffix} = {format_mac(v4)}")
             continue
@@ -324,5 +325,3 @@ register(
     Param("debug-level", "-d, -dd...: debugging messages", M, shorts=("-d",), flags=F.OP,
           set=_set_count("debug_level"), metavar="N"),
 )
-
-assert set(NIC_FIELDS) >= {"adapter", "adapter_ip", "router_mac"}

@@ -26,11 +26,9 @@ _PORT_KEYS = {"tcp": "ports", "udp": "udp-ports", "sctp": "sctp-ports", "oproto"
 
 def check_targets_text(text: str) -> str:
     """Parse a target list now (for its error column); the text itself is what we keep."""
-    try:
-        from tidescan import targets
-    except ImportError:  # pragma: no cover - targets.py not written yet: ScanConfig.targets() checks
-        return text
-    targets.parse_targets(text)
+    from tidescan.targets import parse_targets
+
+    parse_targets(text)
     return text
 
 

@@ -19,7 +19,7 @@ from tidescan.config_table import F, SECTIONS, Param, rows
 from tidescan.config_values import fmt_float
 from tidescan.nmap_refusals import NMAP_OPTIONS
 
-__all__ = ["help_text", "usage_text", "nmap_help_text", "version_text"]
+__all__ = ["help_text", "usage_text", "nmap_help_text", "nmap_text", "version_text"]
 
 _WIDTH = 79
 _DEFAULTS = ScanConfig()
@@ -164,3 +164,6 @@ def nmap_help_text() -> str:
     out.append("  tidescan 10.0.0.0/8 -p80 --banners -oB internet.scan")
     out.append("  tidescan --open --banners --readscan internet.scan -oG internet_scan.grepable")
     return "\n".join(out) + "\n"
+
+
+nmap_text = nmap_help_text  # the name tidescan.cli uses

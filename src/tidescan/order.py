@@ -146,6 +146,16 @@ class Schedule:
         t0 = min(max(step_start, 0), self.n_steps)
         if t0 >= self.n_steps:
             return np.empty(0, dtype=np.uint64), self.n_steps
+        per_step = self.retries + 1
+        # Fast path (the common case): every step in [t0, t1) carries all R+1 copies, i.e. the
+        # steady state R*gap <= t < n_local.  Then the positions are a (steps x copies) grid.
+        t1 = min(t0 + max_probes // per_step, self.n_local)
+        if t0 >= self.retries * self.gap and t1 > t0:
+            steps = np.arange(t0, t1, dtype=np.uint64)
+            if self.retries == 0:
+                return steps, t1
+            back = np.arange(per_step, dtype=np.uint64) * np.uint64(self.gap)
+            return (steps[:, None] - back[None, :]).ravel(), t1
         budget = self.progress(t0) + max_probes
         lo, hi = t0 + 1, self.n_steps  # step t0 alone always fits (<= R+1 probes)
         while lo < hi:  # largest t1 with progress(t1) <= budget
