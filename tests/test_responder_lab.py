@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from scapy.layers.dns import DNS
+from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
@@ -233,7 +232,7 @@ def test_tcp_http_stun_ssh_after_handshake(pair, responder, wire) -> None:
 
 
 def test_udp_dns(pair, responder, wire) -> None:
-    q = bytes(DNS(id=99, qd=__import__("scapy.layers.dns", fromlist=["DNSQR"]).DNSQR(qname="x.org")))
+    q = bytes(DNS(id=99, qd=DNSQR(qname="x.org")))
     frame = bytes(l3(wire, "10.199.0.3") / UDP(sport=5353, dport=53) / q)
     (rep,) = wire.exchange([frame], lambda p: UDP in p and p[UDP].dport == 5353, want=1)
     assert DNS(bytes(rep[UDP].payload)).an[0].rdata == "10.199.0.3"

@@ -7,6 +7,7 @@ import zlib
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from scapy.layers.dns import DNS, DNSQR, DNSRROPT
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
@@ -406,7 +407,7 @@ def test_tls_server_hello_and_certificate(port: int) -> None:
     certs = msgs[11]
     n = int.from_bytes(certs[3:6], "big")
     cert = x509.load_der_x509_certificate(certs[6:6 + n])
-    assert cert.public_bytes(__import__("cryptography").hazmat.primitives.serialization.Encoding.DER) == default_identity().cert_der
+    assert cert.public_bytes(Encoding.DER) == default_identity().cert_der
     assert "localhost" in cert.subject.rfc4514_string()
 
 

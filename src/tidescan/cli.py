@@ -62,6 +62,10 @@ def _dispatch(args: list[str]) -> int:
         from tidescan.wire.netinfo import format_iflist, list_interfaces
         sys.stdout.write(format_iflist(list_interfaces()) + "\n")
         return 0
+    if cfg.echo_mode == "cidr":
+        from tidescan.config_targets import cidr_text
+        sys.stdout.write(cidr_text(cfg))
+        return 0
     if cfg.echo_mode:
         from tidescan.config_echo import echo_text
         sys.stdout.write(echo_text(cfg, all=cfg.echo_mode == "all"))

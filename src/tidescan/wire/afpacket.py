@@ -103,9 +103,11 @@ class PacketSender:
     """Batch transmitter: `send(frames, lengths)` = one `sendmmsg` per 1024 frames.
 
     `qdisc_bypass` sets PACKET_QDISC_BYPASS (frames go straight to the driver, skipping the
-    traffic-control layer; measured: no gain on veth, see bench/bench_wire.py).  `sndbuf` raises
-    the socket send buffer (SO_SNDBUFFORCE as root).  `stall_timeout` bounds how long `send()`
-    keeps retrying a full device queue without any progress before it returns a short count.
+    traffic-control layer).  Off by default: on the veth lab it gained nothing consistent
+    (bench/bench_wire.py, medians 0.92 vs 0.89 Mpps one process, 1.11 vs 1.14 two), and bypassed
+    frames are invisible to packet taps on this host (tcpdump here would not show our probes).
+    `sndbuf` raises the socket send buffer (SO_SNDBUFFORCE as root).  `stall_timeout` bounds how
+    long `send()` keeps retrying a full device queue without progress before it returns short.
     Counters: `sent`, `calls` (sendmmsg calls), `retries` (calls that did not take everything).
     Not thread-safe: one sender per thread or process.
     """
@@ -539,7 +541,8 @@ class RxRing:
         self._mv32.release()
         del self._ring, self._u32, self._u16, self._mv32
         assert self._mm is not None
-        self._mm.close()
+        with contextlib.suppress(BufferError):  # a caller kept a view: unmapped when it is freed
+            self._mm.close()
         self._mm = None
         if sock is not None:
             sock.close()
