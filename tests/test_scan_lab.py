@@ -171,3 +171,17 @@ def test_bad_environment_gives_clear_errors(lab: Lab) -> None:
     lab.run_scanner(["ip", "route", "del", "default"])
     noroute = lab.run_scanner(tidescan_cmd("10.112.0.1", "-p", "22", "--nostatus"), timeout=60)
     assert noroute.returncode == 1 and "route" in noroute.stderr and "Traceback" not in noroute.stderr
+
+
+def test_tidescan_finds_every_port_open_on_tidescanned(tmp_path: Path) -> None:
+    """tidescanned answers SYN on any port: a scan of its addresses finds every port open."""
+    with Lab(size=24, seed=4, with_responder=True) as lab:
+        out = tmp_path / "rsp.txt"
+        ports = "1,22,80,443,3389,8080,31337,65535"
+        proc = scan(lab, [lab.responder_range, "-p", ports, "--rate", "20000", "--wait", "2", "-oL", str(out)])
+        assert proc.returncode == 0, proc.stderr
+        opened, closed = read_list(out)
+        lo, hi = lab.responder_bounds
+        want = {(ip, int(p)) for ip in range(lo, hi + 1) for p in ports.split(",")}
+        assert opened == want
+        assert not closed

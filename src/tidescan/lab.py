@@ -21,6 +21,20 @@ The scanner namespace's only route is a default route to the target namespace, w
 other interface (and does not forward, unless the responder is enabled; even then only to the
 responder namespace): every packet stays inside namespaces this run made.  IPv6 is disabled on the
 lab links so the wire carries nothing but what the test sent (no router solicitations, no MLD).
+
+UDP: the same listener process also serves UDP stand-ins (`udp_listen`, DNS/SNMP/memcached on
+`0.0.0.0`, answering from the address each request was sent to); closed UDP ports are answered by
+the kernel's ICMP port-unreachable, unlimited (see the sysctls below).
+
+`ipv6=True` turns IPv6 on, quietly: the scanner gets `fd00:200::2/64`, the target `fd00:200::1/64`
+(its IPv6 router), the scanner's only IPv6 route is `default via fd00:200::1`, and the target owns
+`fd00:112::/<ipv6_size>` through a local route on lo (AnyIP, like the IPv4 range), with every
+listener also bound to `::` and an `ip6` nftables table giving host `fd00:112::i` the role of IPv4
+host i.  Quiet means: no link-local addresses (`addr_gen_mode = 1`), no DAD (`nodad`,
+`accept_dad = 0`, `dad_transmits = 0`), no router solicitations or advertisements
+(`router_solicitations = 0`, `accept_ra = 0`); the target knows the scanner's IPv6 address
+statically, and the scanner resolves its IPv6 router with its own neighbour solicitation.  Only
+MLD reports for the two solicited-node groups can still appear once, when the links come up.
 Addresses are fixed (link 10.200.0.0/24, range 10.112.0.0/<size>, responder 10.113.0.0/24):
 namespaces are separate, so parallel runs may reuse them; only names must differ, and they carry
 the PID (plus an index when one process has several labs up at once).
@@ -45,13 +59,17 @@ Sysctls set in the target namespace (they are per-namespace; nothing on the host
 * `net.ipv4.tcp_max_syn_backlog = 65536`: in case someone turns cookies back to 1.
 * `net.core.somaxconn = 65535` and `listen(65535)`: completed connections (banner scans) queue
   while the listener accepts them, instead of SYNs being dropped on a full accept queue.
-* `net.ipv4.icmp_ratelimit = 0`, `net.ipv4.icmp_msgs_per_sec = 1000000`: ICMP port-unreachable
-  rejects and echo replies are sent every time (the defaults rate-limit them per peer and globally,
-  which makes the filtered/up truth depend on scan speed).
+* `net.ipv4.icmp_ratelimit = 0`, `net.ipv4.icmp_msgs_per_sec = 1000000`,
+  `net.ipv4.icmp_msgs_burst = 1000000`, `net.ipv4.icmp_ratemask = 0` (and with IPv6
+  `net.ipv6.icmp.ratelimit = 0`, `net.ipv6.icmp.ratemask = 255`, a type never sent): ICMP
+  port-unreachable rejects and echo replies are sent every time.  The defaults rate-limit
+  unreachables per peer (1/s) and globally (a 50-message burst, then 50 per 20 ms), which made
+  UDP "closed" depend on scan speed: a 10 kpps UDP scan of a /24 saw 145 of 696 closed ports.
 * `net.ipv4.neigh.<veth>.unres_qlen_bytes = 64 MiB`: replies to an address the target must still
   ARP for (a spoofed `--source-ip`, answered by the scanner's user-mode ARP) wait for the ARP reply
   instead of being dropped after ~200 packets (the default queue is 208 KiB of skbs).
-* `net.ipv6.conf.{all,default}.disable_ipv6 = 1` (both namespaces): a quiet wire.
+* `net.ipv6.conf.{all,default}.disable_ipv6 = 1` (both namespaces): a quiet wire (unless
+  `ipv6=True`: then the quiet IPv6 settings above).
 
 The target namespace knows the scanner's own address statically (a permanent neighbour entry), so
 its answers never wait for ARP; the scanner side has no static entry: tidescan's own ARP for the
@@ -104,18 +122,22 @@ from tidescan.lab_plan import (
     DROP,
     FILTERED,
     GATEWAY_IP,
+    GATEWAY_IP6,
     ICMP_REJECT,
+    LINK6_PLEN,
     NORMAL,
     OPEN,
     RESPONDER_LINK,
     RESPONDER_RANGE,
     RST_REJECT,
     SCANNER_IP,
+    SCANNER_IP6,
     SPARE_CIDR,
     SPARE_IP,
     STATE_NAMES,
     LabPlan,
     int_to_ip,
+    ip6_to_int,
     ip_to_int,
 )
 from tidescan.netns import cleanup_stale, unique_prefix
@@ -140,10 +162,25 @@ TARGET_SYSCTLS: Mapping[str, str] = {
     "net/core/somaxconn": "65535",
     "net/ipv4/icmp_ratelimit": "0",
     "net/ipv4/icmp_msgs_per_sec": "1000000",
+    "net/ipv4/icmp_msgs_burst": "1000000",
+    "net/ipv4/icmp_ratemask": "0",
 }
+OPTIONAL_TARGET_SYSCTLS = ("net/ipv4/icmp_msgs_per_sec", "net/ipv4/icmp_msgs_burst")
 QUIET_SYSCTLS: Mapping[str, str] = {
     "net/ipv6/conf/all/disable_ipv6": "1",
     "net/ipv6/conf/default/disable_ipv6": "1",
+}
+# ipv6=True: IPv6 on, but nothing on the wire that a test did not send (set before links exist,
+# so every new interface inherits them from `default`).
+QUIET_IPV6_SYSCTLS: Mapping[str, str] = {
+    **{f"net/ipv6/conf/{c}/{k}": v for c in ("all", "default") for k, v in (
+        ("disable_ipv6", "0"), ("accept_ra", "0"), ("router_solicitations", "0"),
+        ("accept_dad", "0"), ("dad_transmits", "0"))},
+    "net/ipv6/conf/default/addr_gen_mode": "1",   # no link-local address on new links
+}
+TARGET_IPV6_SYSCTLS: Mapping[str, str] = {
+    "net/ipv6/icmp/ratelimit": "0",
+    "net/ipv6/icmp/ratemask": "255",   # rate-limit only type 255 (never sent): i.e. nothing
 }
 LISTEN_BACKLOG = 65535
 UNRESOLVED_QUEUE_BYTES = 64 << 20
@@ -204,12 +241,17 @@ class Lab:
                  listen: Mapping[int, str] | None = None, dense_ports: Sequence[int] = (),
                  open_per_port: int | None = None, drop_hosts: int | None = None,
                  icmp_hosts: int | None = None, rst_hosts: int | None = None, sink: bool = False,
-                 with_responder: bool = False) -> None:
+                 with_responder: bool = False, udp_listen: Mapping[int, str] | None = None,
+                 udp_open_per_port: int | None = None, ipv6: bool = False,
+                 ipv6_size: int = 120) -> None:
+        extra: dict[str, Any] = {} if udp_listen is None else {"udp_listen": dict(udp_listen)}
         self.plan = LabPlan(size=size, ports=ports, seed=seed,
                             listen=dict(DEFAULT_LISTEN if listen is None else listen),
                             dense_ports=dense_ports, open_per_port=open_per_port,
                             drop_hosts=drop_hosts, icmp_hosts=icmp_hosts, rst_hosts=rst_hosts,
-                            sink=sink)
+                            sink=sink, udp_open_per_port=udp_open_per_port, ipv6=ipv6,
+                            ipv6_size=ipv6_size, **extra)
+        self.ipv6 = ipv6
         self.with_responder = with_responder
         self.index = -1
         with _index_lock:
@@ -220,6 +262,10 @@ class Lab:
         self.spare_cidr = SPARE_CIDR
         self.target_range = self.plan.target_range
         self.target_bounds = (self.plan.lo, self.plan.hi)
+        self.scan_ip6: str | None = SCANNER_IP6 if ipv6 else None
+        self.gateway_ip6: str | None = GATEWAY_IP6 if ipv6 else None
+        self.target_range6: str | None = self.plan.target_range6
+        self.target_bounds6: tuple[int, int] | None = (self.plan.lo6, self.plan.hi6) if ipv6 else None
         self.ports = tuple(self.plan.ports)
         self.ports_text = self.plan.ports_text
         self.responder_range: str | None = RESPONDER_RANGE if with_responder else None
@@ -350,8 +396,11 @@ class Lab:
             self._namespaces.append(netns.Namespace(name, created=True))
         _ip_batch([f"netns add {name}" for name in names])
         for name in names:
-            _write_sysctls(name, QUIET_SYSCTLS)
-        _write_sysctls(self.tgt_ns, TARGET_SYSCTLS, optional=["net/ipv4/icmp_msgs_per_sec"])
+            with_v6 = self.ipv6 and name in (self.scan_ns, self.tgt_ns)
+            _write_sysctls(name, QUIET_IPV6_SYSCTLS if with_v6 else QUIET_SYSCTLS)
+        _write_sysctls(self.tgt_ns, TARGET_SYSCTLS, optional=OPTIONAL_TARGET_SYSCTLS)
+        if self.ipv6:
+            _write_sysctls(self.tgt_ns, TARGET_IPV6_SYSCTLS)
 
         # 2. The veth pair, one end in each namespace, with fixed MACs.
         _ip_batch([f"link add {self.scan_if} netns {self.scan_ns} address {self.scan_mac} type veth "
@@ -363,6 +412,11 @@ class Lab:
                    f"neigh add {self.scan_ip} lladdr {self.scan_mac} dev {self.tgt_if} nud permanent",
                    f"link set {self.tgt_if} up",
                    f"route add local {self.target_range} dev lo"], ns=self.tgt_ns)
+        if self.ipv6:
+            _ip_batch([f"addr add {GATEWAY_IP6}/{LINK6_PLEN} dev {self.tgt_if} nodad",
+                       f"neigh add {SCANNER_IP6} lladdr {self.scan_mac} dev {self.tgt_if} "
+                       "nud permanent",
+                       f"route add local {self.target_range6} dev lo"], ns=self.tgt_ns)
         _write_sysctls(self.tgt_ns, {
             f"net/ipv4/neigh/{self.tgt_if}/unres_qlen_bytes": str(UNRESOLVED_QUEUE_BYTES)})
         nft = subprocess.run(["ip", "netns", "exec", self.tgt_ns, "nft", "-f", "-"],
@@ -376,6 +430,9 @@ class Lab:
                    f"addr add {self.scan_ip}/24 dev {self.scan_if}",
                    f"link set {self.scan_if} up",
                    f"route add default via {self.gateway_ip} dev {self.scan_if}"], ns=self.scan_ns)
+        if self.ipv6:
+            _ip_batch([f"addr add {SCANNER_IP6}/{LINK6_PLEN} dev {self.scan_if} nodad",
+                       f"route add ::/0 via {GATEWAY_IP6} dev {self.scan_if}"], ns=self.scan_ns)
 
         # 5. Listeners: sockets made here inside the target namespace, served by a child process.
         self._start_listeners()
@@ -385,28 +442,44 @@ class Lab:
             self._start_responder()
 
     def _start_listeners(self) -> None:
-        if not self.plan.listen:
+        """TCP listeners and UDP stand-ins on every listen port (and on `::` too with ipv6)."""
+        if not self.plan.listen and not self.plan.udp_listen:
             return
-        socks: list[tuple[socket.socket, str]] = []
+        families = [(socket.AF_INET, "0.0.0.0")] + ([(socket.AF_INET6, "::")] if self.ipv6 else [])
+        opened: list[socket.socket] = []            # every socket made here, closed at the end
+        args: list[str] = []                        # --fd FD:KIND (TCP) / --udp FD:KIND
+
+        def bound(family: int, type_: int, host: str, port: int) -> socket.socket:
+            s = socket.socket(family, type_)
+            opened.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if type_ == socket.SOCK_DGRAM:
+                lab_listeners.prepare_udp_socket(s)
+            s.bind((host, port))
+            return s
+
         try:
             with netns.entered(self.tgt_ns):
-                for port, kind in sorted(self.plan.listen.items()):
-                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.bind(("0.0.0.0", port))
-                    s.listen(LISTEN_BACKLOG)
-                    socks.append((s, kind))
-                argv = [sys.executable, "-I", lab_listeners.__file__, "--parent", str(os.getpid())]
-                for s, kind in socks:
-                    argv += ["--fd", f"{s.fileno()}:{kind}"]
+                for family, host in families:
+                    for port, kind in sorted(self.plan.listen.items()):
+                        s = bound(family, socket.SOCK_STREAM, host, port)
+                        s.listen(LISTEN_BACKLOG)
+                        args += ["--fd", f"{s.fileno()}:{kind}"]
+                    for port, kind in sorted(self.plan.udp_listen.items()):
+                        s = bound(family, socket.SOCK_DGRAM, host, port)
+                        args += ["--udp", f"{s.fileno()}:{kind}"]
+                argv = [sys.executable, "-I", lab_listeners.__file__, "--parent", str(os.getpid()),
+                        *args]
                 # Own session: a Ctrl-C at the terminal goes to the lab, which then kills this.
-                self._listener = subprocess.Popen(argv, pass_fds=[s.fileno() for s, _ in socks],
+                self._listener = subprocess.Popen(argv, pass_fds=[s.fileno() for s in opened],
                                                   stdin=subprocess.DEVNULL,
                                                   stdout=subprocess.DEVNULL,
                                                   start_new_session=True)
             self._pids.append(self._listener)
         finally:
-            for s, _ in socks:
+            for s in opened:
                 s.close()
 
     def _start_responder(self) -> None:

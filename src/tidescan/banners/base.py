@@ -41,7 +41,8 @@ per byte: a loop per *line* or per *protocol message* is fine.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -96,7 +97,7 @@ class BannerConfig:
     Build it once per scan (``from_scan_config``); it caches the HTTP probe.  ``tls13`` makes the
     ClientHello offer TLS 1.3 (off by default: a TLS 1.3 server encrypts its certificate, and
     capturing certificates is the point of ``--banners``); ``server_name`` is the SNI name sent
-    when a session has no name of its own.
+    when a session has no name of its own; ``random`` supplies the ClientHello's random bytes.
     """
 
     max_banner: int = DEFAULT_MAX_BANNER
@@ -115,6 +116,7 @@ class BannerConfig:
     http_remove: tuple[str, ...] = ()
     tls13: bool = False
     server_name: str | None = None
+    random: Callable[[int], bytes] = os.urandom    # ClientHello randomness (tests inject)
 
     @classmethod
     def from_scan_config(cls, cfg: Any, **overrides: Any) -> BannerConfig:

@@ -122,6 +122,8 @@ class HttpParser(Parser):
         self._title_state = _SEEK
         self._title_tail = b""
         self._capture_html = "html" in cfg.capture
+        for app in ("http", "http.server", "title", "html"):     # fixed report order
+            self._banners[app] = bytearray()
 
     def hello(self) -> bytes:
         return self.cfg.http_probe

@@ -190,6 +190,7 @@ class SmbParser(Parser):
                 if self._nbt_type not in (0x00, 0x82, 0x83, 0x85):
                     return out + self._finish(Close())
                 if size == 0:
+                    self._field.expect(4)
                     continue
                 self._state = _NBT_BODY
                 self._field.expect(size, keep=MAX_MESSAGE)

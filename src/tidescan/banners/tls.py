@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import os
 import struct
+from collections.abc import Callable
 
 from .base import Action, Banner, BannerConfig, Close, Collector, Parser
 from .x509 import cert_names
@@ -65,10 +66,10 @@ def _u16list(values: list[int]) -> bytes:
 
 
 def build_client_hello(server_name: str | None = None, tls13: bool = False,
-                       random: bytes | None = None, key_share: bytes | None = None) -> bytes:
-    """A ClientHello record (see the module docstring).  ``random``/``key_share`` for tests."""
-    rnd = random if random is not None else os.urandom(32)
-    session_id = os.urandom(32) if tls13 else b""
+                       rng: Callable[[int], bytes] = os.urandom) -> bytes:
+    """A ClientHello record (see the module docstring); ``rng(n)`` gives random bytes."""
+    rnd = rng(32)
+    session_id = rng(32) if tls13 else b""
     suites = (_SUITES_13 if tls13 else []) + _SUITES_12 + [0x00FF]
     exts = b""
     if server_name:
@@ -83,7 +84,7 @@ def build_client_hello(server_name: str | None = None, tls13: bool = False,
     if tls13:
         exts += _ext(0x002B, b"\x06\x03\x04\x03\x03\x03\x02")   # supported_versions
         exts += _ext(0x002D, b"\x01\x01")                       # psk_dhe_ke
-        pub = key_share if key_share is not None else os.urandom(32)
+        pub = rng(32)                                           # an X25519 public value
         share = struct.pack(">HH", 0x001D, len(pub)) + pub
         exts += _ext(0x0033, struct.pack(">H", len(share)) + share)
     body = (b"\x03\x03" + rnd + bytes((len(session_id),)) + session_id
@@ -137,7 +138,7 @@ class TlsParser(Parser):
         self._capture = "cert" in cfg.capture
 
     def hello(self) -> bytes:
-        return build_client_hello(self.server_name, self.cfg.tls13)
+        return build_client_hello(self.server_name, self.cfg.tls13, self.cfg.random)
 
     # -- the banners --------------------------------------------------------------------------
     def _finish(self, *tail: Action) -> list[Action]:

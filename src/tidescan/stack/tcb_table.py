@@ -83,6 +83,7 @@ class TcbTable:
         self.created = self.rto_at = self.idle_at = np.zeros(0, np.float64)
         self._free = np.zeros(0, np.int32)
         self._nfree = 0
+        self._released: list[int] = []   # removed slots, free again after `recycle()`
         self.buckets = np.zeros(0, np.int32)
         self._resize(cap)
 
@@ -102,16 +103,15 @@ class TcbTable:
                 col = np.zeros(cap, dt)
                 col[:old] = getattr(self, name)[:old]
                 setattr(self, name, col)
-        # Free list: a stack; new slots are pushed so that the lowest index is popped first
-        # (keeps `used` - the part timers scan - as small as possible).
+        # Free list: a stack of slot numbers.  The table only grows when it is empty, so the new
+        # slots are the whole stack, pushed highest first: the lowest index is popped first,
+        # which keeps `used` (the part the timers scan) as small as possible.
+        assert self._nfree == 0
         free = np.zeros(cap, np.int32)
-        free[:self._nfree] = self._free[:self._nfree]
         fresh = np.arange(cap - 1, old - 1, -1, dtype=np.int32)
-        # fresh slots go *under* the recycled ones: recycled (lower) slots are reused first
-        free[len(fresh):len(fresh) + self._nfree] = self._free[:self._nfree]
         free[:len(fresh)] = fresh
         self._free = free
-        self._nfree += len(fresh)
+        self._nfree = len(fresh)
         self.capacity = cap
         self._rebuild_index(2 * cap)
 
@@ -191,7 +191,7 @@ class TcbTable:
                port_me: int, h: int) -> int:
         """Take a free slot for a tuple that is not in the table; return it (state still 0:
         the caller fills the columns and sets `state`)."""
-        if self._nfree == 0:
+        if self._nfree == 0:  # (released slots wait for recycle(): never reused mid-call)
             self._resize(self.capacity * 2)
         self._nfree -= 1
         slot = int(self._free[self._nfree])
@@ -212,7 +212,9 @@ class TcbTable:
         return slot
 
     def remove(self, slot: int) -> None:
-        """Forget a slot: out of the index (backward-shift deletion), onto the free list."""
+        """Forget a slot: out of the index at once (backward-shift deletion), `state` 0; the
+        slot itself returns to the free list only at `recycle()`, so its columns stay readable
+        until the end of the current stack call (queued segments read them)."""
         mask, buckets = self._mask, self.buckets
         i = int(self.hash32[slot]) & mask
         while buckets[i] != slot:
@@ -232,10 +234,15 @@ class TcbTable:
                 i = j
         buckets[i] = -1
         self.state[slot] = 0
-        self.flags[slot] = 0
-        self._free[self._nfree] = slot
-        self._nfree += 1
+        self._released.append(slot)
         self.live -= 1
+
+    def recycle(self) -> None:
+        """Put the slots removed since the last call back on the free list."""
+        for slot in self._released:
+            self._free[self._nfree] = slot
+            self._nfree += 1
+        self._released.clear()
 
     def live_slots(self) -> NDArray[np.intp]:
         return np.flatnonzero(self.state[:self.used] != 0)
