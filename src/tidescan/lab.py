@@ -93,6 +93,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import ipaddress
 import itertools
 import json
 import os
@@ -601,40 +602,67 @@ class Lab:
         return self._listener is not None and self._listener.poll() is None
 
     # -- truth (delegated to the plan; no root needed) -----------------------------------------
+    # `proto` is "tcp" or "udp"; `version=6` gives the IPv6 range's truth (ipv6=True).
 
-    def truth(self, ports: Iterable[int] | None = None) -> dict[tuple[int, int], str]:
-        return self.plan.truth(ports)
+    def truth(self, ports: Iterable[int] | None = None, proto: str = "tcp",
+              version: int = 4) -> dict[tuple[int, int], str]:
+        return self.plan.truth(ports, proto, version)
 
-    def truth_matrix(self, ports: Iterable[int] | None = None) -> np.ndarray:
-        return self.plan.truth_matrix(ports)
+    def truth_matrix(self, ports: Iterable[int] | None = None, proto: str = "tcp",
+                     version: int = 4) -> np.ndarray:
+        return self.plan.truth_matrix(ports, proto, version)
 
-    def open_array(self, ports: Iterable[int] | None = None) -> np.ndarray:
-        return self.plan.open_array(ports)
+    def open_array(self, ports: Iterable[int] | None = None, proto: str = "tcp") -> np.ndarray:
+        return self.plan.open_array(ports, proto)
 
-    def open_set(self, ports: Iterable[int] | None = None) -> set[tuple[int, int]]:
-        return self.plan.open_set(ports)
+    def open_set(self, ports: Iterable[int] | None = None, proto: str = "tcp",
+                 version: int = 4) -> set[tuple[int, int]]:
+        return self.plan.open_set(ports, proto, version)
 
-    def filtered_hosts(self) -> np.ndarray:
-        return self.plan.filtered_hosts()
+    def filtered_hosts(self, version: int = 4) -> np.ndarray | list[int]:
+        return self.plan.filtered_hosts(version)
 
-    def hosts_with_role(self, role: int) -> np.ndarray:
-        return self.plan.hosts_with_role(role)
+    def hosts_with_role(self, role: int, version: int = 4) -> np.ndarray | list[int]:
+        return self.plan.hosts_with_role(role, version)
 
-    def hosts_up(self) -> np.ndarray:
-        return self.plan.hosts_up()
+    def hosts_up(self, version: int = 4) -> np.ndarray | list[int]:
+        """Addresses answering ICMP echo (`--ping` truth): all but the drop hosts."""
+        return self.plan.hosts_up(version)
 
-    def counts(self, ports: Iterable[int] | None = None) -> dict[str, int]:
-        return self.plan.counts(ports)
+    def arp_truth(self) -> dict[int, str]:
+        """`--arp` truth for the scanner's own link (10.200.0.0/24): {address: MAC} of every
+        address that answers ARP there: only the gateway (the scanner does not answer itself,
+        spare addresses belong to nobody, the target range is behind the router)."""
+        return {ip_to_int(self.gateway_ip): self.gateway_mac}
 
-    def state_of(self, ip: int | str, port: int) -> str:
-        return self.plan.state_of(ip_to_int(ip) if isinstance(ip, str) else ip, port)
+    def counts(self, ports: Iterable[int] | None = None, proto: str = "tcp",
+               version: int = 4) -> dict[str, int]:
+        return self.plan.counts(ports, proto, version)
+
+    def state_of(self, ip: int | str, port: int, proto: str = "tcp") -> str:
+        if isinstance(ip, str):
+            ip = ip6_to_int(ip) if ":" in ip else ip_to_int(ip)
+        return self.plan.state_of(ip, port, proto)
 
     def banner_of(self, ip: int | str, port: int) -> bytes | None:
         """What the listener on an open (ip, port) sends (None if the pair is not open)."""
-        ip_s = ip if isinstance(ip, str) else int_to_ip(ip)
+        if isinstance(ip, str):
+            ip_s = ip
+        else:
+            ip_s = int_to_ip(ip) if ip < 1 << 32 else str(ipaddress.IPv6Address(ip))
         if self.state_of(ip_s, port) != "open":
             return None
         return lab_listeners.banner_for(self.plan.listen[port], ip_s, port)
+
+    def udp_answer_of(self, ip: int | str, port: int, request: bytes) -> bytes | None:
+        """What the UDP stand-in on an open UDP (ip, port) answers `request` (None if not open)."""
+        if isinstance(ip, str):
+            ip_s = ip
+        else:
+            ip_s = int_to_ip(ip) if ip < 1 << 32 else str(ipaddress.IPv6Address(ip))
+        if self.state_of(ip_s, port, "udp") != "open":
+            return None
+        return lab_listeners.udp_answer(self.plan.udp_listen[port], request, ip_s, port)
 
     def summary(self, ports: Iterable[int] | None = None) -> str:
         return self.plan.summary(ports)

@@ -182,6 +182,8 @@ class HttpParser(Parser):
 
     # -- body -------------------------------------------------------------------------------
     def _feed_body(self, data: bytes) -> list[Action]:
+        if self._content_length is not None:
+            data = data[:max(0, self._content_length - self._body_seen)]
         if self._capture_html:
             self._add("html", data)
         self._scan_titles(data)
