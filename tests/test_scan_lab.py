@@ -163,10 +163,10 @@ def test_nmap_agrees_on_a_small_part_of_the_lab(lab: Lab, tmp_path: Path) -> Non
 def test_bad_environment_gives_clear_errors(lab: Lab) -> None:
     missing = lab.run_scanner(tidescan_cmd("10.112.0.1", "-p", "22", "--adapter", "nosuch0"), timeout=60)
     assert missing.returncode == 1 and "nosuch0" in missing.stderr and "Traceback" not in missing.stderr
-    # Not root: drop to nobody.
-    proc = lab.run_scanner(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+    # Without the privilege: root, but CAP_NET_RAW/CAP_NET_ADMIN removed from the bounding set.
+    proc = lab.run_scanner(["setpriv", "--bounding-set=-net_raw,-net_admin", "--inh-caps=-net_raw,-net_admin",
                             *tidescan_cmd("10.112.0.1", "-p", "22", "--adapter", lab.scan_if)], timeout=60)
-    assert proc.returncode == 1 and "root" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "CAP_NET_RAW" in proc.stderr and "Traceback" not in proc.stderr
     # No default route: remove it inside the scanner namespace.
     lab.run_scanner(["ip", "route", "del", "default"])
     noroute = lab.run_scanner(tidescan_cmd("10.112.0.1", "-p", "22", "--nostatus"), timeout=60)

@@ -153,9 +153,11 @@ def _list_scan(cfg: object) -> int:
 def _startup_lines(cfg: object, targets: object, plan: object) -> None:
     now = time.gmtime()
     sys.stderr.write(f"Starting tidescan {__version__} at {time.strftime('%Y-%m-%d %H:%M:%S', now)} GMT\n")
+    ports = targets.ports  # type: ignore[attr-defined]
     kind = "SYN Stealth Scan"
-    if not targets.ports.has_tcp:  # type: ignore[attr-defined]
-        kind = "ICMP Echo Scan" if targets.ports.has_icmp else "UDP Scan"  # type: ignore[attr-defined]
+    if not ports.has_tcp:
+        kind = ("UDP Scan" if ports.has_udp else "ICMP Echo Scan" if ports.has_icmp
+                else "ARP Scan" if ports.has_arp else "Scan")
     sys.stderr.write(f"Initiating {kind}\n")
     hosts = targets.n4 + targets.n6  # type: ignore[attr-defined]
     nports = targets.nports  # type: ignore[attr-defined]

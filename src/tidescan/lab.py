@@ -28,9 +28,10 @@ the kernel's ICMP port-unreachable, unlimited (see the sysctls below).
 
 `ipv6=True` turns IPv6 on, quietly: the scanner gets `fd00:200::2/64`, the target `fd00:200::1/64`
 (its IPv6 router), the scanner's only IPv6 route is `default via fd00:200::1`, and the target owns
-`fd00:112::/<ipv6_size>` through a local route on lo (AnyIP, like the IPv4 range), with every
-listener also bound to `::` and an `ip6` nftables table giving host `fd00:112::i` the role of IPv4
-host i.  Quiet means: no link-local addresses (`addr_gen_mode = 1`), no DAD (`nodad`,
+every address of `fd00:112::/<ipv6_size>` (/120 = 256 by default; each one assigned to lo, not an
+AnyIP route: Linux sends ICMPv6 errors from the probed address only when it is assigned, otherwise
+from fd00:200::1, which looks like a router's rejection), with every listener also bound to `::` and
+an `ip6` nftables table giving host `fd00:112::i` the role of IPv4 host i.  Quiet means: no link-local addresses (`addr_gen_mode = 1`), no DAD (`nodad`,
 `accept_dad = 0`, `dad_transmits = 0`), no router solicitations or advertisements
 (`router_solicitations = 0`, `accept_ra = 0`); the target knows the scanner's IPv6 address
 statically, and the scanner resolves its IPv6 router with its own neighbour solicitation.  Only
@@ -414,10 +415,15 @@ class Lab:
                    f"link set {self.tgt_if} up",
                    f"route add local {self.target_range} dev lo"], ns=self.tgt_ns)
         if self.ipv6:
+            # Every address of the IPv6 range on lo, not one AnyIP route: Linux sends an ICMPv6
+            # error (port-unreachable) from the packet's destination only if that address is
+            # assigned; with a route alone it comes from fd00:200::1, which nmap reads as a
+            # router's answer ("filtered"), not the host's ("closed").
             _ip_batch([f"addr add {GATEWAY_IP6}/{LINK6_PLEN} dev {self.tgt_if} nodad",
                        f"neigh add {SCANNER_IP6} lladdr {self.scan_mac} dev {self.tgt_if} "
-                       "nud permanent",
-                       f"route add local {self.target_range6} dev lo"], ns=self.tgt_ns)
+                       "nud permanent"]
+                      + [f"addr add {ipaddress.IPv6Address(a)}/128 dev lo nodad"
+                         for a in self.plan.host_ip6s()], ns=self.tgt_ns)
         _write_sysctls(self.tgt_ns, {
             f"net/ipv4/neigh/{self.tgt_if}/unres_qlen_bytes": str(UNRESOLVED_QUEUE_BYTES)})
         nft = subprocess.run(["ip", "netns", "exec", self.tgt_ns, "nft", "-f", "-"],

@@ -28,9 +28,10 @@ echoing the request's id (where masscan hides its cookie):
 * `dns`: a DNS server for one question: the answer keeps the transaction id and the question and
   carries one TXT record `tidescan lab DNS <ip>` (for `version.bind` CH TXT that is the version
   string masscan's `dns-ver` parser reports);
-* `snmp`: an SNMPv1 agent: a GetResponse with the request's version, community and request-id
+* `snmp`: an SNMPv1/v2c agent: a GetResponse with the request's version, community and request-id
   (re-encoded in BER, so its length fields may grow to long form as in a real agent), binding every
-  requested OID to the OCTET STRING `tidescan lab SNMP <ip>`;
+  requested OID to the OCTET STRING `tidescan lab SNMP <ip>`; to an SNMPv3 request (nmap's probe)
+  it sends the Report a real agent sends an unknown manager (usmStatsUnknownEngineIDs);
 * `memcached`: memcached's UDP framing: the 8-byte frame header keeps the request id, then a
   `STAT pid ...` / `END` text answer to `stats`.
 
@@ -60,6 +61,7 @@ IDLE_TIMEOUT = 10.0
 MAX_CONNECTIONS = 20000
 PR_SET_PDEATHSIG = 1
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)          # Linux value; Python 3.11 lacks the name
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
 UDP_READS_PER_WAKEUP = 256
 
 
@@ -97,9 +99,13 @@ def udp_answer(kind: str, request: bytes, ip: str, port: int) -> bytes | None:
 
 
 def _dns_answer(req: bytes, text: bytes) -> bytes | None:
-    """One-question query -> response (id and question kept) with one TXT answer `text`."""
-    if len(req) < 12 or req[2] & 0x80 or struct.unpack_from("!H", req, 4)[0] != 1:
-        return None  # too short, a response, or not exactly one question
+    """One-question query -> response (id and question kept) with one TXT answer `text`; any
+    other request (another opcode, not one question) -> NOTIMP, header only, like BIND."""
+    if len(req) < 12 or req[2] & 0x80:
+        return None  # too short, or a response
+    opcode = (req[2] >> 3) & 0x0F
+    if opcode != 0 or struct.unpack_from("!H", req, 4)[0] != 1:
+        return req[:2] + struct.pack("!HHHHH", 0x8004 | (opcode << 11), 0, 0, 0, 0)
     i = 12
     while True:  # the question name: plain labels only (no compression in a query)
         if i >= len(req):
@@ -151,15 +157,20 @@ def _ber(tag: int, value: bytes) -> bytes:
 
 def _snmp_answer(req: bytes, text: bytes) -> bytes | None:
     """SNMPv1/v2c GetRequest -> GetResponse: same version, community, request-id; every OID bound
-    to the OCTET STRING `text`."""
+    to the OCTET STRING `text`.  SNMPv3 (nmap's probe) -> the Report an agent sends to an unknown
+    engine, the start of v3 discovery."""
     try:
         tag, s, e = _ber_read(req, 0)
         if tag != 0x30:
             return None
         t_ver, vs, ve = _ber_read(req, s)
+        if t_ver != 0x02:
+            return None
+        if req[vs:ve] == b"\x03":
+            return _snmpv3_report(req, ve)
         t_com, cs, ce = _ber_read(req, ve)
         t_pdu, ps, pe = _ber_read(req, ce)
-        if (t_ver, t_com, t_pdu) != (0x02, 0x04, 0xA0):
+        if (t_com, t_pdu) != (0x04, 0xA0):
             return None
         t_id, is_, ie = _ber_read(req, ps)
         _, _, ee = _ber_read(req, ie)       # error-status
@@ -180,6 +191,38 @@ def _snmp_answer(req: bytes, text: bytes) -> bytes | None:
         return None
     pdu = _ber(0xA2, _ber(0x02, req[is_:ie]) + b"\x02\x01\x00\x02\x01\x00" + _ber(0x30, binds))
     return _ber(0x30, _ber(0x02, req[vs:ve]) + _ber(0x04, req[cs:ce]) + pdu)
+
+
+SNMP_ENGINE_ID = b"\x80\x00\x1f\x88\x04tidescan-lab"   # enterprise format, text
+USM_UNKNOWN_ENGINE_IDS = bytes.fromhex("2b060106030f01010400")  # 1.3.6.1.6.3.15.1.1.4.0
+
+
+def _snmpv3_report(req: bytes, i: int) -> bytes | None:
+    """SNMPv3 message (after the version at `i`) -> Report PDU usmStatsUnknownEngineIDs.0 = 1,
+    with the request's msgID and request-id (0 if the scoped PDU is encrypted)."""
+    t_glob, gs, ge = _ber_read(req, i)
+    t_id, ms, me = _ber_read(req, gs)
+    t_max, xs, xe = _ber_read(req, me)
+    if (t_glob, t_id, t_max) != (0x30, 0x02, 0x02):
+        return None
+    _, _, se = _ber_read(req, ge)                     # msgSecurityParameters
+    request_id = b"\x00"
+    t_scoped, ss, _ = _ber_read(req, se)
+    if t_scoped == 0x30:                               # plaintext scoped PDU
+        _, _, ce = _ber_read(req, ss)                  # contextEngineID
+        _, _, ne = _ber_read(req, ce)                  # contextName
+        _, ps, _ = _ber_read(req, ne)                  # the PDU
+        t_rid, rs, re_ = _ber_read(req, ps)
+        if t_rid == 0x02:
+            request_id = req[rs:re_]
+    glob = _ber(0x30, _ber(0x02, req[ms:me]) + _ber(0x02, req[xs:xe]) + _ber(0x04, b"\x00")
+                + _ber(0x02, b"\x03"))
+    usm = _ber(0x30, _ber(0x04, SNMP_ENGINE_ID) + _ber(0x02, b"\x01") + _ber(0x02, b"\x01")
+               + _ber(0x04, b"") * 3)
+    binds = _ber(0x30, _ber(0x30, _ber(0x06, USM_UNKNOWN_ENGINE_IDS) + _ber(0x41, b"\x01")))
+    pdu = _ber(0xA8, _ber(0x02, request_id) + b"\x02\x01\x00\x02\x01\x00" + binds)
+    scoped = _ber(0x30, _ber(0x04, SNMP_ENGINE_ID) + _ber(0x04, b"") + pdu)
+    return _ber(0x30, _ber(0x02, b"\x03") + glob + _ber(0x04, usm) + scoped)
 
 
 def _memcached_answer(req: bytes) -> bytes | None:
@@ -233,9 +276,15 @@ def _serve_udp(sock: socket.socket, kind: str) -> None:
 
 
 def prepare_udp_socket(sock: socket.socket) -> None:
-    """Ask the kernel for each datagram's destination address (set before binding)."""
+    """Ask the kernel for each datagram's destination address (set before binding).
+
+    IPv6 also needs IP_FREEBIND: the kernel accepts an IPV6_PKTINFO source only if it is an
+    address of an interface, or the socket may use non-local addresses; the lab's range is local
+    through a route (AnyIP), not through interface addresses.  (IPv4 checks the route and needs
+    nothing more.)"""
     if sock.family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
     else:
         sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
 

@@ -28,8 +28,8 @@ icmp hosts reject UDP with ICMP *admin-prohibited* (not port-unreachable): both 
 
 Ping: every host but the drop hosts answers ICMP echo (`hosts_up()`).
 
-IPv6 (`ipv6=True`): a second, smaller range `fd00:112::/<ipv6_size>` is local to the target kernel
-as well.  Host `fd00:112::i` *is* host `10.112.x.y` with index i (same role, same open ports, same
+IPv6 (`ipv6=True`): a second, smaller range `fd00:112::/<ipv6_size>` (/116../128: every address is
+assigned to the target's lo, so at most 4096) is local to the target kernel as well.  Host `fd00:112::i` *is* host `10.112.x.y` with index i (same role, same open ports, same
 listeners bound to `::`), so its truth is the first `n_hosts6` rows of the IPv4 truth
 (`version=6`).  Addresses are Python ints in the IPv6 views.
 
@@ -176,8 +176,8 @@ class LabPlan:
         self.hi = self.lo + self.n_hosts - 1
         self.lo6 = ip6_to_int(RANGE6_BASE)
         if self.ipv6:
-            if not 96 <= self.ipv6_size <= 128 or (1 << (128 - self.ipv6_size)) > n:
-                raise ValueError(f"ipv6_size /{self.ipv6_size}: choose a prefix length between 96 "
+            if not 116 <= self.ipv6_size <= 128 or (1 << (128 - self.ipv6_size)) > n:
+                raise ValueError(f"ipv6_size /{self.ipv6_size}: choose a prefix length between 116 "
                                  f"and 128 that is no larger than the IPv4 range ({n} addresses)")
             self.n_hosts6 = 1 << (128 - self.ipv6_size)
         else:
@@ -410,8 +410,9 @@ class LabPlan:
 
         def ips(role: int, version: int) -> list[str]:
             addrs = self.hosts_with_role(role, version)
-            fmt = int_to_ip if version == 4 else int_to_ip6
-            return [fmt(int(a)) for a in (addrs.tolist() if version == 4 else addrs)]  # type: ignore[union-attr]
+            if version == 4:
+                return [int_to_ip(a) for a in np.asarray(addrs).tolist()]
+            return [int_to_ip6(a) for a in addrs]
 
         def pairs(table: Mapping[int, np.ndarray], version: int) -> list[str]:
             if version == 4:

@@ -83,6 +83,7 @@ class Plan:
     senders: int
     gap: int
     probes: dict[int, Probe] = field(default_factory=dict)
+    probes6: dict[int, Probe] = field(default_factory=dict)  # same kinds, framed for the IPv6 router
     start_wall: float = field(default_factory=time.time)
 
     @property
@@ -120,15 +121,17 @@ def choose_senders(cfg: ScanConfig) -> int:
     return max(1, min((os.cpu_count() or 1), 4))
 
 
-def make_probes(cfg: ScanConfig, ident: Identity) -> dict[int, Probe]:
-    """One probe object per kind, built from the configured template options."""
-    tmpl = SynTemplate(ident.src_mac, ident.router_mac, ttl=cfg.ttl, mss=cfg.tcp_mss,
+def make_probes(cfg: ScanConfig, ident: Identity, router_mac: bytes | None = None) -> dict[int, Probe]:
+    """One probe object per kind, built from the configured template options; frames go to
+    `router_mac` (default: the IPv4 router's)."""
+    mac = router_mac or ident.router_mac
+    tmpl = SynTemplate(ident.src_mac, mac, ttl=cfg.ttl, mss=cfg.tcp_mss,
                        wscale=cfg.tcp_wscale, sackok=cfg.tcp_sackok, tsecho=cfg.tcp_tsecho,
                        vlan=cfg.vlan)
     return {
         KIND_TCP: TcpSynProbe(tmpl),
-        KIND_UDP: UdpProbe(ident.src_mac, ident.router_mac, ttl=cfg.ttl, vlan=cfg.vlan),
-        KIND_ICMP: IcmpEchoProbe(ident.src_mac, ident.router_mac, ttl=cfg.ttl, vlan=cfg.vlan),
+        KIND_UDP: UdpProbe(ident.src_mac, mac, ttl=cfg.ttl, vlan=cfg.vlan),
+        KIND_ICMP: IcmpEchoProbe(ident.src_mac, mac, ttl=cfg.ttl, vlan=cfg.vlan),
         KIND_ARP: ArpProbe(ident.src_mac, vlan=cfg.vlan),
     }
 
@@ -146,6 +149,9 @@ def make_plan(cfg: ScanConfig, targets: TargetSet, ident: Identity) -> Plan:
     present = {KIND_TCP: ports.has_tcp, KIND_UDP: ports.has_udp,
                KIND_ICMP: ports.has_icmp, KIND_ARP: ports.has_arp}
     plan.probes = {k: p for k, p in make_probes(cfg, ident).items() if present.get(k)}
+    if targets.n6:  # IPv6 frames go to the IPv6 router (NDP / --router-mac-ipv6), not the IPv4 one
+        plan.probes6 = {k: p for k, p in make_probes(cfg, ident, ident.router_mac6).items()
+                        if k in plan.probes and k != KIND_ARP}
     return plan
 
 
@@ -208,9 +214,9 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
         sink = PacketSender(ident.ifname)
 
     # 3. One preallocated, template-filled frame buffer per probe kind and IP version.
-    probes = plan.probes
-    buffers = {(k, v): probes[k].new_buffer(MAX_BATCH, v) for k in probes for v in (4, 6)
-               if not (k == KIND_ARP and v == 6)}
+    probes, probes6 = plan.probes, plan.probes6
+    buffers = {(k, 4): probes[k].new_buffer(MAX_BATCH, 4) for k in probes}
+    buffers.update({(k, 6): probes6[k].new_buffer(MAX_BATCH, 6) for k in probes6})
 
     # 4. The throttle: this sender's share of --rate; batch size follows from it.
     throttle = Throttle(cfg.rate / plan.senders, max_batch=MAX_BATCH)
@@ -249,8 +255,9 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
                     me_hi, me_lo = (ident.src_ip6 or 0) >> 64, (ident.src_ip6 or 0) & ((1 << 64) - 1)
                     seq = probe.seq6(picked.ip6_hi[sel], picked.ip6_lo[sel], picked.port[sel],
                                      me_hi, me_lo, port_me[sel], seed)
-                    lengths = probe.build(buf, Targets6(picked.ip6_hi[sel], picked.ip6_lo[sel],
-                                                        picked.port[sel], me_hi, me_lo, port_me[sel], seq))
+                    lengths = probes6[int(kind)].build(buf, Targets6(
+                        picked.ip6_hi[sel], picked.ip6_lo[sel], picked.port[sel], me_hi, me_lo,
+                        port_me[sel], seq))
                 else:
                     seq = probe.seq4(picked.ip4[sel], picked.port[sel], ip_me[sel], port_me[sel], seed)
                     lengths = probe.build(buf, Targets4(picked.ip4[sel], picked.port[sel], ip_me[sel],
@@ -400,17 +407,25 @@ def answer_neighbours(plan: Plan, parsed: Any, reply_sink: Any) -> int:
 
 
 def send_resets(plan: Plan, parsed: Any, replies: Replies, rst_tmpl: Any, buf: np.ndarray,
-                reply_sink: Any) -> None:
-    """After a SYN-ACK, RST so the target frees its half-open connection (vectorized)."""
-    sel = np.flatnonzero((replies.status == 1) & (replies.reason & 0x12 == 0x12) & ~replies.is_v6)
-    if sel.size == 0:
-        return
-    rows = replies.rows[sel]
+                reply_sink: Any, rst6: Any = None) -> None:
+    """After a SYN-ACK, RST so the target frees its half-open connection (vectorized).
+    `rst6`: (template, buffer) for IPv6 SYN-ACKs, framed for the IPv6 router."""
+    synack = (replies.status == 1) & (replies.reason & 0x12 == 0x12)
+    rows = replies.rows[np.flatnonzero(synack & ~replies.is_v6)]
     for start in range(0, rows.size, len(buf)):
         r = rows[start:start + len(buf)]
         n = rst_tmpl.build_v4(buf, parsed.src4[r], parsed.sport[r], parsed.dst4[r], parsed.dport[r],
                               parsed.ack[r])
         reply_sink.send(buf[:n], rst_tmpl.frame_len_v4)
+    if rst6 is None:
+        return
+    tmpl6, buf6 = rst6
+    rows = replies.rows[np.flatnonzero(synack & replies.is_v6)]
+    for start in range(0, rows.size, len(buf6)):
+        r = rows[start:start + len(buf6)]
+        n = tmpl6.build_v6(buf6, parsed.src6_hi[r], parsed.src6_lo[r], parsed.sport[r],
+                           parsed.dst6_hi[r], parsed.dst6_lo[r], parsed.dport[r], parsed.ack[r])
+        reply_sink.send(buf6[:n], tmpl6.frame_len_v6)
 
 
 @dataclass
@@ -428,6 +443,7 @@ class ReceiveSide:
     pcap: Any = None
     rst_tmpl: Any = None
     rst_buf: Any = None
+    rst6: Any = None   # (template, buffer) for IPv6 RSTs: framed for the IPv6 router
 
 
 def open_receive_side(plan: Plan) -> ReceiveSide:
@@ -445,6 +461,9 @@ def open_receive_side(plan: Plan) -> ReceiveSide:
     rx = ReceiveSide(ring=RxRing(ident.ifname, bpf=bpf), reply_sink=PacketSender(ident.ifname))
     rx.rst_tmpl = RstTemplate(ident.src_mac, ident.router_mac, ttl=cfg.ttl, vlan=cfg.vlan)
     rx.rst_buf = np.zeros((1024, 64), dtype=np.uint8)
+    if plan.targets.n6:
+        rx.rst6 = (RstTemplate(ident.src_mac, ident.router_mac6 or ident.router_mac, ttl=cfg.ttl,
+                               vlan=cfg.vlan), np.zeros((1024, 128), dtype=np.uint8))
     if cfg.pcap:
         from tidescan.wire.pcapfile import PcapWriter
         rx.pcap = PcapWriter(cfg.pcap)
@@ -524,10 +543,13 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
                 continue
 
             # 9. Dedup: retries and retransmitted SYN-ACKs report once.
-            me_port = np.where(replies.is_v6, 0, parsed.dport[replies.rows]).astype(np.uint64)
-            first = dedup.filter4(replies.ip4, replies.port, parsed.dst4[replies.rows], me_port)
-            if replies.is_v6.any():
-                v6 = replies.is_v6
+            v6 = replies.is_v6
+            first = np.ones(len(replies), dtype=bool)
+            if (~v6).any():
+                r4 = replies.rows[~v6]
+                first[~v6] = dedup.filter4(replies.ip4[~v6], replies.port[~v6], parsed.dst4[r4],
+                                           parsed.dport[r4])
+            if v6.any():
                 first6 = dedup.filter6(replies.ip6_hi[v6], replies.ip6_lo[v6],
                                        parsed.dst6_hi[replies.rows[v6]], parsed.dst6_lo[replies.rows[v6]],
                                        replies.port[v6], parsed.dport[replies.rows[v6]])
@@ -536,7 +558,7 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
 
             # 10. RST the SYN-ACKs (the banner stack would ACK them instead).
             if want_reset:
-                send_resets(plan, parsed, replies, rst_tmpl, rst_buf, reply_sink)
+                send_resets(plan, parsed, replies, rst_tmpl, rst_buf, reply_sink, rx.rst6)
 
             if trace:
                 trace_received(parsed, replies, t_start)

@@ -29,6 +29,8 @@ Rules every parser obeys (the tests check each of them):
    anywhere.  So actions are tied to protocol events, never to segments: a parser never emits
    "one Send per segment".  (The stack may coalesce consecutive ``Send`` actions of one list.)
 3. **Capped banners.**  Each app's text is capped at ``BannerConfig.max_banner`` bytes (8 KiB).
+   When a parser upgrades (STARTTLS), the bytes of that segment after the trigger are left in
+   ``leftover`` and the session feeds them to the next parser.
 4. **One Banner per app, when final.**  A parser emits its banners when it is done (in the same
    list as its ``Close`` or ``Upgrade``) or in ``on_close``; after that it ignores input.
    Exception: a TLS parser emits one ``X509``/``X509CA`` banner per certificate.
@@ -156,10 +158,13 @@ class Parser:
     """
 
     name = "?"
+    APPS: tuple[str, ...] = ()     # report order of the banner types, when it must be fixed
+    __slots__ = ("cfg", "done", "leftover", "_banners")
 
     def __init__(self, cfg: BannerConfig) -> None:
         self.cfg = cfg
         self.done = False
+        self.leftover = b""        # bytes after an Upgrade trigger, for the next parser
         self._banners: dict[str, bytearray] = {}
 
     # -- public interface ---------------------------------------------------------------------
@@ -192,12 +197,19 @@ class Parser:
         if room > 0 and text:
             buf += text[:room]
 
+    def _upgrade(self, to: str, rest: bytes) -> list[Action]:
+        """Finish with ``Upgrade(to)``; ``rest`` (what follows the trigger) goes to the next parser."""
+        self.leftover = rest
+        return self._finish(Upgrade(to))
+
     def _finish(self, *tail: Action) -> list[Action]:
         """Mark done, emit every non-empty banner (in order of first use), then ``tail``."""
         self.done = True
         self._finalize()
-        out: list[Action] = [Banner(app, bytes(buf)) for app, buf in self._banners.items() if buf]
-        self._banners.clear()
+        found = self._banners
+        order = self.APPS or tuple(found)
+        out: list[Action] = [Banner(app, bytes(found[app])) for app in order if found.get(app)]
+        found.clear()
         out.extend(tail)
         return out
 
@@ -256,6 +268,16 @@ class LineSplitter:
     def __init__(self, max_line: int = LINE_MAX) -> None:
         self._partial = b""
         self._max = max_line
+
+    def feed_ends(self, data: bytes) -> list[tuple[bytes, int]]:
+        """Like ``feed``, with each line's end: the index in ``data`` just past its ``\\n``."""
+        lines = self.feed(data)
+        out: list[tuple[bytes, int]] = []
+        pos = -1
+        for line in lines:
+            pos = data.find(b"\n", pos + 1)
+            out.append((line, pos + 1))
+        return out
 
     def feed(self, data: bytes) -> list[bytes]:
         if b"\n" not in data:

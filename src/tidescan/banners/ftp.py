@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send, Upgrade
+from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send
 
 __all__ = ["FtpParser", "reply_code", "ReplyReader"]
 
@@ -66,6 +66,7 @@ class FtpParser(Parser):
     """``ftp`` banner; ``AUTH TLS`` then ``Upgrade("ssl")`` on 234."""
 
     name = "ftp"
+    __slots__ = ("_lines", "_replies", "_state")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)
@@ -75,7 +76,7 @@ class FtpParser(Parser):
 
     def _feed(self, data: bytes, now: float) -> list[Action]:
         out: list[Action] = []
-        for raw in self._lines.feed(data):
+        for raw, end in self._lines.feed_ends(data):
             line = raw.replace(b"\r", b"")
             rc = self._replies.line(line)
             if rc is None:
@@ -93,5 +94,7 @@ class FtpParser(Parser):
                     self._add("ftp", line + b"\n")
                     continue
                 self._add("ftp", line)
-                return out + self._finish(Upgrade("ssl") if code == 234 else Close())
+                if code == 234:
+                    return out + self._upgrade("ssl", data[end:])
+                return out + self._finish(Close())
         return out

@@ -109,12 +109,15 @@ class HttpParser(Parser):
     """Response parser: ``http``, ``http.server``, ``title`` (and ``html`` with --capture html)."""
 
     name = "http"
+    APPS = ("http", "http.server", "title", "html")
+    __slots__ = ("_phase", "_status_ok", "_status", "_line_partial", "_first_line",
+                 "_content_length", "_body_seen", "_title_state", "_title_tail", "_capture_html")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)
         self._phase = _HEAD
         self._status_ok = False
-        self._status = b""               # first bytes of the status line (<= 16), until checked
+        self._status = b""               # first bytes held back until the status line is checked
         self._line_partial = b""       # unfinished header line (capped)
         self._first_line = True
         self._content_length: int | None = None
@@ -122,22 +125,11 @@ class HttpParser(Parser):
         self._title_state = _SEEK
         self._title_tail = b""
         self._capture_html = "html" in cfg.capture
-        for app in ("http", "http.server", "title", "html"):     # fixed report order
-            self._banners[app] = bytearray()
 
     def hello(self) -> bytes:
         return self.cfg.http_probe
 
     # -- header -----------------------------------------------------------------------------
-    def _check_status(self, data: bytes) -> bool | None:
-        """True: valid status prefix; False: not HTTP; None: need more bytes."""
-        self._status = (self._status + data)[:16]
-        if _STATUS_OK.match(self._status):
-            return True
-        if len(self._status) < 16 and _STATUS_PREFIX.fullmatch(self._status):
-            return None
-        return False
-
     def _header_line(self, line: bytes) -> bool:
         """Handle one complete header line; True when it is the blank line ending the header."""
         if self._first_line:
@@ -155,13 +147,21 @@ class HttpParser(Parser):
                 self._content_length = int(m.group(1))
         return False
 
-    def _feed_head(self, data: bytes) -> tuple[list[Action], int]:
-        """Consume header bytes; returns (actions, index where the body starts or -1)."""
+    def _feed_head(self, data: bytes) -> tuple[list[Action], bytes | None]:
+        """Consume header bytes; returns (actions, the body bytes of this segment or None)."""
         if not self._status_ok:
-            ok = self._check_status(data)
-            if ok is False:
-                return self._finish(Close()), -1
-            self._status_ok = bool(ok)
+            # Hold the first bytes back until the status prefix is known to be HTTP, so that a
+            # non-HTTP reply ends the same way however it is split.
+            held = self._status + data
+            if _STATUS_OK.match(held, 0, 16):
+                self._status_ok = True
+                self._status = b""
+                data = held
+            elif len(held) < 16 and _STATUS_PREFIX.fullmatch(held):
+                self._status = held
+                return [], None
+            else:
+                return self._finish(Close()), None
         pos = 0
         n = len(data)
         while pos < n:
@@ -175,10 +175,10 @@ class HttpParser(Parser):
             self._line_partial = b""
             if self._header_line(line):
                 self._add("http", data[:nl])
-                return [], nl + 1
+                return [], data[nl + 1:]
             pos = nl + 1
         self._add("http", data)
-        return [], -1
+        return [], None
 
     # -- body -------------------------------------------------------------------------------
     def _feed_body(self, data: bytes) -> list[Action]:
@@ -223,11 +223,11 @@ class HttpParser(Parser):
 
     def _feed(self, data: bytes, now: float) -> list[Action]:
         if self._phase == _HEAD:
-            actions, body_at = self._feed_head(data)
-            if actions or body_at < 0:
+            actions, body = self._feed_head(data)
+            if actions or body is None:
                 return actions
             self._phase = _BODY
-            data = data[body_at:]
-            if not data and not (self._content_length == 0):
+            data = body
+            if not data and self._content_length != 0:
                 return []
         return self._feed_body(data)

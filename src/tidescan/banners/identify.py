@@ -24,6 +24,7 @@ sent the redis probe.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -94,6 +95,22 @@ _UNANCHORED = re.compile(rb"\xff[\xfb-\xfe][\x00-\x30]\xff[\xf0-\xfe]|\xff\xfb\x
 UNANCHORED_SPAN = 5
 
 
+def _class_regex(cls: frozenset[int]) -> bytes:
+    if len(cls) == 256:
+        return rb"[\x00-\xff]"
+    return b"[" + b"".join(b"\\x%02x" % c for c in sorted(cls)) + b"]"
+
+
+@functools.lru_cache(maxsize=None)
+def _full_regex(sent: str | None) -> re.Pattern[bytes]:
+    """One anchored alternation of the patterns usable after hello ``sent`` (table order)."""
+    alts = []
+    for k, (_, pattern, requires) in enumerate(_PATTERNS):
+        if requires is None or requires == sent:
+            alts.append(b"(?P<p%d>" % k + b"".join(_class_regex(c) for c in pattern) + b")")
+    return re.compile(b"|".join(alts))
+
+
 def _agrees(heur: bytes, pattern: list[frozenset[int]]) -> bool:
     n = min(len(heur), len(pattern))
     for k in range(n):
@@ -116,22 +133,26 @@ def vnc_version(line: bytes) -> int:
 
 
 def identify(heur: bytes, port: int, sent: str | None) -> Match | str:
-    """Match the start of the reply against the anchored table (see the module docstring)."""
-    pending = False
-    for proto, pattern, requires in _PATTERNS:
-        if requires is not None and requires != sent:
-            continue
-        if not _agrees(heur, pattern):
-            continue
-        if len(heur) < len(pattern):
-            pending = True
-            continue
+    """Match the start of the reply against the anchored table (see the module docstring).
+
+    A compiled alternation finds full matches in C; only a reply shorter than the longest
+    pattern is then checked pattern by pattern for "could still match" (at most 12 bytes).
+    """
+    m = _full_regex(sent).match(heur)
+    if m is not None:
+        proto = _PATTERNS[int(m.lastgroup[1:])][0]  # type: ignore[index]
         if proto == "ftp" and heur[3:4] == b" " and port in (25, 587):
             return Match("smtp")
         if proto == "vnc":
             return Match("vnc", vnc_version(heur[:12]))
         return Match(proto)
-    return PENDING if pending and len(heur) < _MAX_ANCHORED else NO_MATCH
+    if len(heur) >= _MAX_ANCHORED:
+        return NO_MATCH
+    for _, pattern, requires in _PATTERNS:
+        if (requires is None or requires == sent) and len(heur) < len(pattern) \
+                and _agrees(heur, pattern):
+            return PENDING
+    return NO_MATCH
 
 
 def find_unanchored(heur: bytes, start: int = 0) -> Match | None:

@@ -10,7 +10,7 @@ Banner ``imap``: every line with ``\\r`` removed and followed by ``\\n``.
 
 from __future__ import annotations
 
-from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send, Upgrade
+from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send
 
 __all__ = ["ImapParser"]
 
@@ -21,6 +21,7 @@ class ImapParser(Parser):
     """``imap`` banner; CAPABILITY, STARTTLS, then ``Upgrade("ssl")`` on OK."""
 
     name = "imap"
+    __slots__ = ("_lines", "_state")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)
@@ -29,7 +30,7 @@ class ImapParser(Parser):
 
     def _feed(self, data: bytes, now: float) -> list[Action]:
         out: list[Action] = []
-        for raw in self._lines.feed(data):
+        for raw, end in self._lines.feed_ends(data):
             line = raw.replace(b"\r", b"")
             self._add("imap", line + b"\n")
             st = self._state
@@ -47,7 +48,9 @@ class ImapParser(Parser):
             else:
                 if line[:5].lower() == b"a002 ":
                     ok = line[5:7].upper() == b"OK"
-                    return out + self._finish(Upgrade("ssl") if ok else Close())
+                    if ok:
+                        return out + self._upgrade("ssl", data[end:])
+                    return out + self._finish(Close())
                 if not line.startswith(b"*"):
                     return out + self._finish(Close())
         return out

@@ -20,6 +20,7 @@ class MemcachedParser(Parser):
     """``memcached`` banner from ``stats``."""
 
     name = "memcached"
+    __slots__ = ("_lines",)
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)

@@ -10,7 +10,7 @@ followed by ``\\n``, e.g. ``+OK Dovecot ready.\\n+OK\\nCAPA\\nTOP\\nSTLS\\n.\\n-
 
 from __future__ import annotations
 
-from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send, Upgrade
+from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send
 
 __all__ = ["Pop3Parser"]
 
@@ -21,6 +21,7 @@ class Pop3Parser(Parser):
     """``pop`` banner; CAPA, STLS, then ``Upgrade("ssl")`` on +OK."""
 
     name = "pop3"
+    __slots__ = ("_lines", "_state")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)
@@ -29,7 +30,7 @@ class Pop3Parser(Parser):
 
     def _feed(self, data: bytes, now: float) -> list[Action]:
         out: list[Action] = []
-        for raw in self._lines.feed(data):
+        for raw, end in self._lines.feed_ends(data):
             line = raw.replace(b"\r", b"")
             self._add("pop", line + b"\n")
             st = self._state
@@ -52,5 +53,7 @@ class Pop3Parser(Parser):
                     self._state = _STLS
             else:
                 ok = line.startswith(b"+OK")
-                return out + self._finish(Upgrade("ssl") if ok else Close())
+                if ok:
+                    return out + self._upgrade("ssl", data[end:])
+                return out + self._finish(Close())
         return out

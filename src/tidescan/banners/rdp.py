@@ -37,6 +37,7 @@ class RdpParser(Parser):
     """``rdp`` banner from the X.224 Connection Confirm."""
 
     name = "rdp"
+    __slots__ = ("_field", "_state")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)

@@ -28,6 +28,7 @@ class RedisParser(Parser):
     """``redis`` banner from INFO."""
 
     name = "redis"
+    __slots__ = ("_first", "_body", "_left")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)

@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-The stack creates ``BannerSession(port, config, now)`` when a connection is established and
-then calls, with the current time:
+The stack creates ``BannerSession(port, config, now)`` when a connection is established
+(``config``: one ``BannerConfig`` per scan, e.g. ``BannerConfig.from_scan_config(cfg)``; None means
+the defaults) and then calls, with the current time:
 
 ``on_connect(now)``        -- returns nothing: masscan *listens first* (usually [])
 ``on_hello_timeout(now)``  -- at ``hello_deadline``: if the server has not spoken, ``Send`` the
@@ -34,6 +35,8 @@ from .tls import TlsParser
 
 __all__ = ["BannerSession"]
 
+_DEFAULT_CONFIG = BannerConfig()
+
 
 class BannerSession:
     """Protocol identification + parser switching for one TCP connection (sans-IO)."""
@@ -41,8 +44,10 @@ class BannerSession:
     __slots__ = ("port", "cfg", "server_name", "hello_deadline", "sent", "parser", "closed",
                  "errors", "_heur", "_anchored_failed", "_heur_full", "_spoke")
 
-    def __init__(self, port: int, config: BannerConfig, now: float,
+    def __init__(self, port: int, config: BannerConfig | None, now: float,
                  server_name: str | None = None) -> None:
+        if config is None:
+            config = _DEFAULT_CONFIG
         self.port = port
         self.cfg = config
         self.server_name = server_name
@@ -143,14 +148,17 @@ class BannerSession:
             if isinstance(act, Close):
                 self.closed = True
             elif isinstance(act, Upgrade):
-                out.extend(self._upgrade(act.to))
+                out.extend(self._upgrade(act.to, parser.leftover, args[-1]))
         return out
 
-    def _upgrade(self, to: str) -> list[Action]:
+    def _upgrade(self, to: str, rest: bytes, now: float) -> list[Action]:
         if to != "ssl":
             self.closed = True
             return [Close()]
         tls = TlsParser(self.cfg, self.server_name)
         self.parser = tls
         self.sent = "ssl"
-        return [Send(tls.hello())]
+        out: list[Action] = [Send(tls.hello())]
+        if rest:
+            out.extend(self._run(tls.feed, rest, now))
+        return out

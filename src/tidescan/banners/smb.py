@@ -139,9 +139,10 @@ def _strings(data: bytes, unicode: bool, count: int) -> list[bytes]:
     i = 0
     while len(out) < count and i < len(data):
         if unicode:
-            j = i
-            while j + 1 < len(data) and data[j:j + 2] != b"\x00\x00":
-                j += 2
+            j = data.find(b"\x00\x00", i)
+            while j >= 0 and (j - i) & 1:              # a NUL pair straddling two characters
+                j = data.find(b"\x00\x00", j + 1)
+            j = len(data) if j < 0 else j
             out.append(data[i:j].decode("utf-16-le", "replace").encode("utf-8", "replace"))
             i = j + 2
         else:
@@ -161,6 +162,7 @@ class SmbParser(Parser):
     """``smb`` banner (negotiate + NTLM CHALLENGE)."""
 
     name = "smb"
+    __slots__ = ("port", "_field", "_state", "_nbt_type", "_printed_version", "_printed_guid", "_message_id")
 
     def __init__(self, cfg: BannerConfig, port: int = 445) -> None:
         super().__init__(cfg)

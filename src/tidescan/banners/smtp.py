@@ -12,7 +12,7 @@ followed by ``\\n`` except the last line of the STARTTLS answer, e.g.
 
 from __future__ import annotations
 
-from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send, Upgrade
+from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send
 from .ftp import ReplyReader
 
 __all__ = ["SmtpParser", "EHLO"]
@@ -25,6 +25,7 @@ class SmtpParser(Parser):
     """``smtp`` banner; EHLO, STARTTLS, then ``Upgrade("ssl")`` on 220."""
 
     name = "smtp"
+    __slots__ = ("_lines", "_replies", "_state")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)
@@ -34,7 +35,7 @@ class SmtpParser(Parser):
 
     def _feed(self, data: bytes, now: float) -> list[Action]:
         out: list[Action] = []
-        for raw in self._lines.feed(data):
+        for raw, end in self._lines.feed_ends(data):
             line = raw.replace(b"\r", b"")
             rc = self._replies.line(line)
             if rc is None:
@@ -42,7 +43,9 @@ class SmtpParser(Parser):
             code, complete = rc
             if self._state == _STARTTLS and complete:
                 self._add("smtp", line)
-                return out + self._finish(Upgrade("ssl") if code == 220 else Close())
+                if code == 220:
+                    return out + self._upgrade("ssl", data[end:])
+                return out + self._finish(Close())
             self._add("smtp", line + b"\n")
             if not complete:
                 continue

@@ -17,6 +17,7 @@ class SshParser(Parser):
     """``ssh`` banner: the identification line."""
 
     name = "ssh"
+    __slots__ = ("_lines",)
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)

@@ -46,6 +46,7 @@ class TelnetParser(Parser):
     """``telnet`` banner; refuses every option."""
 
     name = "telnet"
+    __slots__ = ("_state", "_verb")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)

@@ -112,6 +112,9 @@ class TlsParser(Parser):
     """Server-flight parser: ``ssl`` (+ ``X509``/``X509CA`` with --capture cert)."""
 
     name = "ssl"
+    __slots__ = ("server_name", "_rec", "_rec_state", "_rec_type", "_rec_left", "_hs", "_hs_type",
+                 "_hs_left", "_cert_state", "_cert", "_alert", "version", "cipher", "alert",
+                 "names", "certs", "_cert_count", "_capture")
 
     def __init__(self, cfg: BannerConfig, server_name: str | None = None) -> None:
         super().__init__(cfg)
@@ -165,7 +168,7 @@ class TlsParser(Parser):
                 hdr, i = self._rec.take(data, i)
                 if hdr is None:
                     return []
-                ctype, major, _minor, length = hdr[0], hdr[1], hdr[2], (hdr[3] << 8) | hdr[4]
+                ctype, major, length = hdr[0], hdr[1], (hdr[3] << 8) | hdr[4]
                 if ctype not in (20, 21, 22, 23) or major != 3 or length > 18432:
                     return self._finish(Close())
                 if ctype == 23:

@@ -42,6 +42,7 @@ class VncParser(Parser):
     """``vnc`` and ``vnc-info`` banners."""
 
     name = "vnc"
+    __slots__ = ("_field", "_state", "_version")
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)

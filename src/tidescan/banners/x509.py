@@ -10,6 +10,8 @@ so a *lenient* fallback walks the DER itself: it takes the CN that follows the s
 
 from __future__ import annotations
 
+import warnings
+
 __all__ = ["cert_names"]
 
 _CN_OID = b"\x06\x03\x55\x04\x03"
@@ -79,7 +81,9 @@ def cert_names(der: bytes) -> list[str]:
         from cryptography import x509
         from cryptography.x509.oid import NameOID
 
-        cert = x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # e.g. "negative serial number": still readable
+            cert = x509.load_der_x509_certificate(der)
         names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
         try:
             san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)

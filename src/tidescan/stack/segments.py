@@ -68,7 +68,8 @@ class SegmentTemplate(SynTemplate):
         n = L.batch_size(them_hi, them_lo, port_them, me_hi, me_lo, port_me, seq, ack, flags)
         if payloads is not None and len(payloads) != n:
             raise ValueError(f"{len(payloads)} payloads for {n} segments")
-        b = lambda a, dt: np.broadcast_to(np.asarray(a).astype(dt), (n,))  # noqa: E731
+        # via uint64: lists of Python ints up to 2**64-1 convert exactly (never through float)
+        b = lambda a, dt: np.broadcast_to(np.asarray(a, np.uint64).astype(dt), (n,))  # noqa: E731
         th, tl, mh, ml = (b(a, np.uint64) for a in (them_hi, them_lo, me_hi, me_lo))
         pt, pm = b(port_them, np.uint32) & 0xFFFF, b(port_me, np.uint32) & 0xFFFF
         sq, ak, fl = b(seq, np.uint32), b(ack, np.uint32), b(flags, np.uint8)

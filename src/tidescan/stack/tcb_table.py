@@ -189,8 +189,8 @@ class TcbTable:
 
     def insert(self, them_hi: int, them_lo: int, me_hi: int, me_lo: int, port_them: int,
                port_me: int, h: int) -> int:
-        """Take a free slot for a tuple that is not in the table; return it (state still 0:
-        the caller fills the columns and sets `state`)."""
+        """Take a free slot for a tuple that is not in the table; return it (`state` 1, the
+        other columns are the caller's to fill)."""
         if self._nfree == 0:  # (released slots wait for recycle(): never reused mid-call)
             self._resize(self.capacity * 2)
         self._nfree -= 1
@@ -203,6 +203,7 @@ class TcbTable:
         self.hash32[slot] = h
         self.flags[slot] = 0
         self.retries[slot] = 0
+        self.state[slot] = 1
         b = h & self._mask
         buckets = self.buckets
         while buckets[b] >= 0:
