@@ -348,11 +348,10 @@ def standin_vnc(sock: socket.socket) -> None:
 
 
 def standin_telnet(sock: socket.socket) -> None:
-    """Stand-in telnetd: negotiation, then a Debian login prompt."""
+    """Stand-in telnetd: negotiation, then a Debian login prompt, then it hangs up."""
     sock.sendall(b"\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27")
     sock.recv(64)
     sock.sendall(b"\r\nDebian GNU/Linux 12\r\nhost login: ")
-    sock.recv(64)
 
 
 def standin_rdp(sock: socket.socket) -> None:

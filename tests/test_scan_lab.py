@@ -185,3 +185,26 @@ def test_tidescan_finds_every_port_open_on_tidescanned(tmp_path: Path) -> None:
         want = {(ip, int(p)) for ip in range(lo, hi + 1) for p in ports.split(",")}
         assert opened == want
         assert not closed
+
+
+def test_second_sigint_exits_at_once_with_valid_outputs(lab: Lab, tmp_path: Path) -> None:
+    out_json, out_xml = tmp_path / "a.json", tmp_path / "a.xml"
+    args = [lab.target_range, "-p", lab.ports_text, "--rate", "3000", "--wait", "30", "--seed", "8",
+            "-oJ", str(out_json), "-oX", str(out_xml), "--adapter", lab.scan_if, "--nostatus"]
+    proc = lab.popen_scanner(tidescan_cmd(*args), cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.5)
+    assert proc.poll() is None  # first ^C: still receiving for --wait (30 s)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 3.0
+    assert proc.returncode == 0, err
+    records = read_json(out_json)
+    assert records, "results found before ^C are kept"
+    from libnmap.parser import NmapParser
+    report = NmapParser.parse_fromfile(str(out_xml))
+    assert len(report.hosts) == len({r["ip"] for r in records if any(p["status"] == "open" for p in r["ports"])})
+    assert (tmp_path / "paused.conf").exists()

@@ -99,5 +99,5 @@ def test_any_sequence_closes_cleanly(events: list, real: bool, kw: dict, ports: 
     out = stack.close_all(now + 1)
     assert len(stack) == 0 and all(q.info() is None for q in peers)
     assert all(s.closes == 1 for s in made), [s.closes for s in made]
-    assert not stack.outq and stack.table.live == 0
+    assert not stack.outq and stack.table.live == 0 and stack.stats.session_errors == 0
     assert len(stack.on_timer(now + 1000)) == 0

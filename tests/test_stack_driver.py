@@ -408,3 +408,39 @@ def test_full_exchange_ipv6_and_ipv4(v6: bool) -> None:
     assert [(r.ip_version, r.banner) for r in out.records] == [(6 if v6 else 4, b"HTTP/1.1 401\r\n\r\n")]
     out = p.send(T0 + 2.2, flags="FA")
     assert [flags_of(x) for x in dissect(out)] == ["A"] and len(st) == 0
+
+
+def test_session_exception_closes_connection_not_the_loop() -> None:
+    class Buggy(Sessions):
+        def __call__(self, port: int, now: float):  # noqa: ANN204
+            s = super().__call__(port, now)
+            s.feed = lambda data, now: 1 / 0  # type: ignore[method-assign]
+            return s
+
+    st, ss = make_stack(Buggy())
+    p = Peer(st)
+    p.synack(T0)
+    out = p.send(T0 + 0.1, b"boom")
+    assert [flags_of(x) for x in dissect(out)] == ["FA"]    # closed as if the session said Close
+    assert st.stats.session_errors == 1 and st.sessions[p.info().slot] is None
+    out = p.send(T0 + 0.2, flags="FA")
+    assert len(st) == 0 and out.records == []
+
+
+def test_for_scan_takes_the_scan_options() -> None:
+    from tidescan.config import parse_args
+    from tidescan.identity import Identity
+    from tidescan.stack.driver import Stack
+
+    cfg = parse_args(["10.0.0.0/24", "-p80", "--banners", "--hello-timeout", "3",
+                      "--connection-timeout", "10", "--ttl", "64"])
+    ident = Identity("eth0", bytes.fromhex("020000000001"), bytes.fromhex("0200000000fe"),
+                     0x0A000002, 1, 61000, 1)
+    st = Stack.for_scan(cfg, ident, epoch_offset=0.0, timer_resolution=0.0)
+    assert (st.hello_timeout, st.connection_timeout) == (3.0, 10.0)
+    p = Peer(st)
+    (ack,) = dissect(p.synack(T0))
+    assert ack["IP"].ttl == 64
+    assert len(p.timer(T0 + 2.9)) == 0
+    (hello,) = dissect(p.timer(T0 + 3))                    # the real session: HTTP GET on 80
+    assert bytes(tcp(hello).payload).startswith(b"GET / HTTP/1.0\r\n")

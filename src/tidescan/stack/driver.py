@@ -66,6 +66,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tidescan.banners.base import Banner, Close, Send
 from tidescan.output.record import Record
 from tidescan.stack import tcb_table as T
 from tidescan.stack.segments import ACK, FIN, PSH, RST, SYN, SegmentBatch, SegmentTemplate
@@ -76,6 +77,7 @@ __all__ = ["Stack", "StackOutput", "StackStats", "ConnInfo", "Session", "Session
            "tcp_rows_for_stack", "ESTABLISHED", "FIN_WAIT"]
 
 M32 = 0xFFFFFFFF
+_CLOSE = Close()
 ESTABLISHED, FIN_WAIT = 1, 2          # values of the `state` column (0 = free)
 
 
@@ -123,6 +125,7 @@ class StackStats:
     hellos: int = 0                # on_hello_timeout calls
     retransmits: int = 0           # retransmission rounds
     send_after_fin: int = 0        # Send actions after our FIN (dropped)
+    session_errors: int = 0        # exceptions raised by a session (its connection is closed)
     frames_out: int = 0
     records: int = 0
     closed: dict[str, int] = field(default_factory=dict)   # reason -> count
@@ -303,7 +306,7 @@ class Stack:
             batch.payload.extend([b""] * int(s.size))
             for slot, port in zip(s.tolist(), pt[new].tolist()):
                 sess = self.sessions[slot] = self.factory(int(port), now)
-                self._apply(slot, sess.on_connect(now), now)
+                self._apply(slot, self._call(slot, sess.on_connect, now), now)
                 if self.hello_timeout <= 0 and tbl.state[slot]:
                     self._hello(slot, now)
                 if tbl.state[slot]:
@@ -436,7 +439,8 @@ class Stack:
             end = off + min(new_len, int(parsed.payload_len[row]) - trim)
             sess = self.sessions[slot]
             if end > off and sess is not None:
-                self._apply(slot, sess.feed(parsed.frames[row, off:end].tobytes(), now), now)
+                self._apply(slot, self._call(slot, sess.feed, parsed.frames[row, off:end].tobytes(), now),
+                            now)
                 if not tbl.state[slot]:
                     return
         if fin:
@@ -472,13 +476,12 @@ class Stack:
         tbl = self.table
         closing = False
         for a in actions:
-            kind = type(a).__name__
-            if kind == "Banner":
+            if isinstance(a, Banner):
                 self._record(slot, a.app, a.text, now)
-            elif kind == "Send":
+            elif isinstance(a, Send):
                 if a.data:
                     self._send(slot, bytes(a.data), now)
-            elif kind == "Close":
+            elif isinstance(a, Close):
                 closing = True
             # Upgrade: the session handles it (it sends the new protocol's hello itself)
         if closing and not tbl.flags[slot] & T.FLAG_FIN_QUEUED:
@@ -526,7 +529,7 @@ class Stack:
         sess = self.sessions[slot]
         if sess is not None:
             self.stats.hellos += 1
-            self._apply(slot, sess.on_hello_timeout(now), now)
+            self._apply(slot, self._call(slot, sess.on_hello_timeout, now), now)
 
     def _retransmit(self, slot: int, now: float) -> None:
         tbl = self.table
@@ -571,11 +574,22 @@ class Stack:
         tbl.remove(slot)
         self.stats.closed[reason] = self.stats.closed.get(reason, 0) + 1
         if sess is not None:
-            for a in sess.on_close(now):
-                if type(a).__name__ == "Banner":
+            for a in self._call(slot, sess.on_close, now):
+                if isinstance(a, Banner):
                     self._record(slot, a.app, a.text, now)
 
     # ================================================================================ helpers
+
+    def _call(self, slot: int, method: Callable[..., list[Any]], *args: Any) -> list[Any]:
+        """A session call that cannot take the receive loop down: an exception (a bug) is
+        counted in `stats.session_errors` and ends the conversation (the session is dropped, the
+        connection closes as if the session had said `Close`)."""
+        try:
+            return method(*args)
+        except Exception:  # noqa: BLE001
+            self.stats.session_errors += 1
+            self.sessions[slot] = None
+            return [_CLOSE]
 
     def _rearm(self, slot: int) -> None:
         tbl = self.table
