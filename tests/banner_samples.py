@@ -64,11 +64,15 @@ def converse(addr: tuple[str, int], port: int, cfg: BannerConfig | None = None,
     deadline = time.monotonic() + timeout
     try:
         def act(actions: list) -> bool:
+            """Carry out actions; True when the conversation is over."""
             conv.actions.extend(actions)
             for a in actions:
                 if isinstance(a, Send):
                     conv.sent.append(a.data)
-                    sock.sendall(a.data)
+                    try:
+                        sock.sendall(a.data)
+                    except OSError:          # the server hung up: read what it said, then stop
+                        pass
             return any(isinstance(a, Close) for a in actions)
 
         if act(session.on_connect(time.monotonic())):

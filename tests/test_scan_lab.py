@@ -208,3 +208,20 @@ def test_second_sigint_exits_at_once_with_valid_outputs(lab: Lab, tmp_path: Path
     report = NmapParser.parse_fromfile(str(out_xml))
     assert len(report.hosts) == len({r["ip"] for r in records if any(p["status"] == "open" for p in r["ports"])})
     assert (tmp_path / "paused.conf").exists()
+
+
+def test_banners_from_tidescanned_through_the_user_mode_stack(tmp_path: Path) -> None:
+    """--banners: our stack completes the handshake, sends hellos, and reports what answers."""
+    with Lab(size=24, seed=4, with_responder=True) as lab:
+        out = tmp_path / "b.json"
+        ip = "10.113.0.7"
+        proc = scan(lab, [ip, "-p21,80,443", "--banners", "--source-ip", lab.spare_ip, "--wait", "5",
+                          "-oJ", str(out)])
+        assert proc.returncode == 0, proc.stderr
+        banners = {(p["port"], p["service"]["name"]): p["service"]["banner"]
+                   for r in read_json(out) for p in r["ports"] if "service" in p}
+        assert banners[(21, "ftp")].startswith("220 ")
+        assert banners[(80, "http.server")]
+        assert banners[(80, "title")] == "401 Authorization Required"
+        assert banners[(443, "ssl")].startswith("TLS/1.2 cipher:0x")
+        assert (443, "X509") in banners

@@ -180,6 +180,11 @@ def run_scan(cfg: object, *, quiet_startup: bool = False) -> int:
         raise UsageError("no ports: give -p (e.g. -p80,443), --top-ports, --ping or --arp")
     ident = resolve_identity(cfg, need_ipv6=targets.n6 > 0)  # type: ignore[arg-type]
     plan = make_plan(cfg, targets, ident)  # type: ignore[arg-type]
+    if cfg.banners and not cfg.offline:  # type: ignore[attr-defined]
+        from tidescan.stack.kernel_rst import check_kernel_rst
+        warning = check_kernel_rst(ident)
+        if warning:
+            sys.stderr.write(f"tidescan: warning: {warning}\n")
     cfg.seed = plan.seed  # type: ignore[attr-defined]  # a random seed must reach paused.conf
     if not quiet_startup:
         _startup_lines(cfg, targets, plan)

@@ -443,6 +443,7 @@ class ReceiveSide:
     pcap: Any = None
     rst_tmpl: Any = None
     rst_buf: Any = None
+    stack: Any = None          # the user-mode TCP stack (--banners)
     rst6: Any = None   # (template, buffer) for IPv6 RSTs: framed for the IPv6 router
 
 
@@ -467,6 +468,9 @@ def open_receive_side(plan: Plan) -> ReceiveSide:
     if cfg.pcap:
         from tidescan.wire.pcapfile import PcapWriter
         rx.pcap = PcapWriter(cfg.pcap)
+    if cfg.banners:
+        from tidescan.stack.driver import Stack
+        rx.stack = Stack.for_scan(cfg, ident)
     return rx
 
 
@@ -479,6 +483,15 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
 
     # 1. The ring (opened before the senders started, so no early reply is missed).
     ring, reply_sink, pcap, rst_tmpl, rst_buf = rx.ring, rx.reply_sink, rx.pcap, rx.rst_tmpl, rx.rst_buf
+    stack = rx.stack
+
+    def emit(out: Any) -> None:
+        """Frames and banner records produced by the TCP stack."""
+        if len(out):
+            reply_sink.send(out.frames, out.lengths)
+        for rec in out.records:
+            for w in writers:
+                w.write(rec)
 
     # 2. Dedup (bounded memory) and the probe kinds whose replies we look for.
     dedup = Dedup()
@@ -518,6 +531,10 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
                 time.sleep(0.05)
                 continue
 
+            # The banner stack's timers: hellos after --hello-timeout, retransmits, timeouts.
+            if stack is not None:
+                emit(stack.on_timer(now))
+
             # 5. A block of frames (waits at most 50 ms, so Ctrl-C and the clock are noticed).
             block = ring.read(timeout=0.05)
             if block is None or len(block) == 0:
@@ -539,6 +556,15 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
             tcp_icmp = (replies.port < 65536) & (replies.reason == 0)
             if tcp_icmp.any():
                 replies = _subset(replies, np.flatnonzero(~tcp_icmp))
+
+            # 8b. --banners: the stack completes connections after SYN-ACKs (a repeated SYN-ACK
+            #     means our ACK was lost, so this comes before dedup) and takes every other TCP
+            #     segment to us (data, FIN, RST: also in blocks with no probe reply at all).
+            if stack is not None:
+                from tidescan.stack.driver import tcp_rows_for_stack
+                synack = replies.rows[(replies.port < 65536) & ((replies.reason & 0x16) == 0x12)]
+                emit(stack.on_synacks(parsed, synack, now))
+                emit(stack.on_segments(parsed, tcp_rows_for_stack(parsed, synack), now))
             if len(replies) == 0:
                 continue
 
@@ -572,6 +598,9 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
             for rec in records_from(plan, parsed, replies, wall):
                 for w in writers:
                     w.write(rec)
+        # 12. Shutdown of the banner stack: close every connection, flush every banner.
+        if stack is not None:
+            emit(stack.close_all(time.monotonic()))
     finally:
         if ring is not None:
             counters.received, counters.drops = ring.stats()

@@ -8,7 +8,7 @@ plus the stale entries every re-arm leaves behind.  Here a deadline is one `floa
 preallocated array indexed by the connection's slot (8 bytes per connection, re-arming is one
 store), and expiry is one vectorized comparison over the used part of the array.
 
-Cost model (bench/bench_stack.py measures it): a scan of 100k deadlines is ~0.1 ms.  Two things
+Cost model (bench/bench_stack.py measures it): a scan of 100k deadlines is ~0.2 ms.  Two things
 keep scans rare:
 
 * `next_due` caches a lower bound of the earliest deadline: while `now < next_due` nothing can be
