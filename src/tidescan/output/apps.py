@@ -40,12 +40,17 @@ _IDS_132: dict[int, str] = {
     32: "minecraft", 34: "vnc-info", 35: "isakmp", 36: "error",
 }
 
+# Banner types masscan has no id for, at ids far above masscan's: masscan prints them as `(N)`,
+# tidescan reads them back by name.  Shared by both tables.
+_TIDESCAN: dict[int, str] = {64: "redis"}
+_IDS_132.update(_TIDESCAN)
+
 _IDS_HEAD: dict[int, str] = {
     **_COMMON,
     16: "X509CA", 17: "title", 18: "html", 19: "ntp", 20: "vuln", 21: "heartbleed",
     22: "ticketbleed", 23: "vnc-old", 24: "safe", 25: "memcached", 26: "scripting",
     27: "versioning", 28: "coap", 29: "telnet", 30: "rdp", 31: "http.server", 32: "minecraft",
-    33: "vnc", 34: "vnc-info", 35: "isakmp", 36: "error",
+    33: "vnc", 34: "vnc-info", 35: "isakmp", 36: "error", **_TIDESCAN,
 }
 
 TABLES: dict[str, dict[int, str]] = {"1.3.2": _IDS_132, "head": _IDS_HEAD}

@@ -249,6 +249,9 @@ class Writer:
     def _banner(self, rec: Record) -> str | bytes | None:
         raise NotImplementedError
 
+    def _queued(self, rec: Record) -> None:
+        """Called once `rec`'s text is queued (counters that the trailer reports live here)."""
+
     def _resume(self, tail: bytes, tail_start: int) -> int:
         """Append mode, trailer-keeping formats: given the last bytes `tail` of the existing file
         (which start at offset `tail_start`), restore state (record separators, counts) and
@@ -277,9 +280,19 @@ class Writer:
             return
         if not self._header_done:
             self._begin(rec.timestamp)
-        self._buf.append(text)
-        self._size += len(text)
-        self.count += 1
+        # Queue the text and count it as one step: our signal handlers defer while depth > 0
+        # (no syscall: Python runs handlers between bytecodes), so a trailer written from a
+        # signal never counts a record that is not in the file.
+        _state.depth = getattr(_state, "depth", 0) + 1
+        try:
+            self._buf.append(text)
+            self._size += len(text)
+            self.count += 1
+            self._queued(rec)
+        finally:
+            _state.depth -= 1
+        if _state.depth == 0 and _pending and threading.current_thread() is threading.main_thread():
+            raise _exception_for(_pending.pop())
         if self._flush_each or self._size >= FLUSH_BYTES or \
                 time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             with self._lock:

@@ -63,12 +63,14 @@ class XmlWriter(Writer):
                 f'elapsed="{max(0, now - self.opened_at)}" />\r\n'
                 f'<hosts up="{up}" down="{down}" total="{up + down}" />\r\n</runstats>\r\n</nmaprun>\r\n')
 
-    def _status(self, rec: Record) -> str:
-        if rec.proto == "tcp":
+    def _queued(self, rec: Record) -> None:
+        if rec.kind == "status" and rec.proto == "tcp":
             if rec.status == "open":
                 self.tcp_open += 1
             elif rec.status == "closed":
                 self.tcp_closed += 1
+
+    def _status(self, rec: Record) -> str:
         if rec.ip_version == 6:
             ip, kind = format_ipv6(rec.ip), "ipv6"
         else:

@@ -1,29 +1,37 @@
-"""The I/O loop: frames in by the batch from an AF_PACKET socket, answers out by the batch.
+"""The I/O loop: frames in by the ring block, answers out by the sendmmsg batch.
 
 Why this exists: the core is sans-IO; something must move frames between the wire and it, fast
-enough to answer a SYN flood.  One syscall per frame (socket.recv / send) caps Python at a few
-hundred thousand frames per second and costs most of the CPU; `recvmmsg(2)` and `sendmmsg(2)`
-(called through ctypes) move up to `batch` frames per syscall between the kernel and a
-preallocated `(batch, snap)` NumPy buffer, whose lengths are read back through a NumPy view of the
-`mmsghdr` array - no Python loop per frame on the way in or out.
+enough to answer a SYN flood at least as fast as the kernel's own TCP stack would.  Profiling the
+first version (recvmmsg + sendmmsg, 1,024 frames a call) under a full flood showed the responder's
+CPU going ~40 % to `sendmmsg`, ~18 % to `recvmmsg` and ~40 % to the NumPy fast path, with the
+socket queue overflowing by 10^5 frames per second.  So:
 
-Socket set-up: `AF_PACKET/SOCK_RAW` bound to the interface for every EtherType, promiscuous
-membership (as masscanned's pnet channel), `PACKET_IGNORE_OUTGOING` so the responder never reads
-its own answers back, and large socket buffers for floods.
+* Receive is the project's TPACKET_V3 ring (`tidescan.wire.afpacket.RxRing`): the kernel copies
+  each frame into shared memory from its softirq (no skb queued, no per-frame wake-up, no receive
+  system call at all while blocks are ready) and `read()` returns every ready block as one
+  `(n, width)` array with `width >= 128` - fed to `Responder.respond_batch` as it is.  When the
+  loop falls behind, blocks pile up and the next read takes them all, so batches grow exactly when
+  per-batch overhead matters; the kernel's drops (ring full) are counted by `stats()`.  The socket
+  is promiscuous (masscanned's pnet channel: frames to a spoofed `-m MAC` must arrive) and ignores
+  outgoing frames, so the responder never reads its own answers.
+* A classic BPF filter (`responder_filter`) keeps, in the kernel, only what layer 2 of the core
+  would look at: ARP/IPv4/IPv6 frames sent to the responder's MAC or to a group address (the core
+  then picks the groups it answers).  On a busy promiscuous link that spares the ring every other
+  host's unicast.  It is attached by `serve()` (which knows the configured MAC) unless the packet
+  log wants ignored frames (`-vv`/`-vvv`), which must still see everything.
+* Send is `tidescan.wire.afpacket.PacketSender`: one `sendmmsg` per 1,024 answers, retrying a full
+  device queue.  (A send ring was measured slower by the wire layer's author.)  Answers longer than
+  the interface's MTU are never handed to the kernel (it would refuse the whole call); they count
+  as send failures, like answers the kernel still refuses.
 
-Swap point: `open_wire(ifname)` is the only function the loop uses to get a receiver
-(`.read(timeout) -> (frames, lengths) | None`) and a sender (`.send(frames, lengths) -> int`).
-It is the stand-in until the project's `tidescan.wire.afpacket` (RX ring + sendmmsg) is wired in.
+Swap point: `open_wire(ifname)` is the only function the loop and the CLI use to get the object
+that reads (`.read(timeout) -> (frames, lengths) | None`) and sends (`.send(frames, lengths) ->
+int`) frame batches; `.stats() -> (packets, drops)` is cumulative, `.close()` releases both sockets.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
-import select
-import socket
-import struct
 import time
 from collections.abc import Callable
 
@@ -31,71 +39,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tidescan.errors import EnvironmentProblem
+from tidescan.wire import bpf as bpfmod
+from tidescan.wire.afpacket import PacketSender, RxRing
 
-from .core import Responder
+from .core import LOG_DROP, Responder
 from .pcap_capture import PcapWriter
 
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_ADD_MEMBERSHIP = 1
-PACKET_MR_PROMISC = 1
-PACKET_IGNORE_OUTGOING = 23
-PACKET_STATISTICS = 6
-SO_RCVBUFFORCE = 33
-SO_SNDBUFFORCE = 32
-MSG_DONTWAIT = 0x40
 IFF_UP = 0x1
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
-class _Msghdr(ctypes.Structure):
-    _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
-                ("msg_iov", ctypes.POINTER(_Iovec)), ("msg_iovlen", ctypes.c_size_t),
-                ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
-                ("msg_flags", ctypes.c_int)]
-
-
-class _Mmsghdr(ctypes.Structure):
-    _fields_ = [("msg_hdr", _Msghdr), ("msg_len", ctypes.c_uint)]
-
-
-_libc.recvmmsg.argtypes = [ctypes.c_int, ctypes.POINTER(_Mmsghdr), ctypes.c_uint, ctypes.c_int,
-                           ctypes.c_void_p]
-_libc.sendmmsg.argtypes = [ctypes.c_int, ctypes.POINTER(_Mmsghdr), ctypes.c_uint, ctypes.c_int]
-
-
-def _iovec_view(iov: ctypes.Array, n: int) -> NDArray[np.uint64]:
-    """(n, 2) uint64 NumPy view of an iovec array: column 0 base, column 1 length."""
-    buf = (ctypes.c_char * (n * ctypes.sizeof(_Iovec))).from_address(ctypes.addressof(iov))
-    return np.frombuffer(buf, dtype=np.uint64).reshape(n, 2)
-
-
-class _MsgVector:
-    """n mmsghdrs, each with one iovec; NumPy views of the iovecs and of msg_len."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.iov = (_Iovec * n)()
-        self.msgs = (_Mmsghdr * n)()
-        iov_size = ctypes.sizeof(_Iovec)
-        for i in range(n):  # set-up only, once: message i uses iovec i
-            self.msgs[i].msg_hdr.msg_iov = ctypes.cast(ctypes.addressof(self.iov) + i * iov_size,
-                                                       ctypes.POINTER(_Iovec))
-            self.msgs[i].msg_hdr.msg_iovlen = 1
-        self.iov_np = _iovec_view(self.iov, n)
-        stride = ctypes.sizeof(_Mmsghdr)
-        raw = (ctypes.c_char * (n * stride)).from_address(ctypes.addressof(self.msgs))
-        self.msg_len = np.frombuffer(raw, dtype=np.uint32).reshape(n, stride // 4)[:, _Mmsghdr.msg_len.offset // 4]
-
-    def point_at(self, frames: NDArray[np.uint8], lengths: NDArray) -> None:
-        k = len(lengths)
-        self.iov_np[:k, 0] = frames.ctypes.data + np.arange(k, dtype=np.uint64) * np.uint64(frames.strides[0])
-        self.iov_np[:k, 1] = np.asarray(lengths, dtype=np.uint64)
+SNAPLEN = 2048                 # bytes kept of each frame (the core answers frames up to 1514)
+RING_BLOCK = 1 << 20           # one TPACKET_V3 block: ~7,000 SYNs
+RING_BLOCKS = 64               # 64 MiB of ring: ~450,000 SYNs of backlog before the kernel drops
+RETIRE_MS = 2                  # a partly filled block is handed over after this long (>= 1 jiffy)
+MAX_READ = 16384               # frames per read (whole blocks are taken until this is passed)
+CHUNK = 8192                   # frames per respond_batch call (bounds the core's output buffer)
+_LINK_GONE = (errno.ENETDOWN, errno.ENXIO, errno.ENODEV)
 
 
 def interface_flags(ifname: str) -> int:
@@ -118,110 +75,136 @@ def interface_mac(ifname: str) -> bytes | None:
     return mac if len(mac) == 6 and any(mac) else None
 
 
+def interface_mtu(ifname: str) -> int:
+    """The interface's MTU (1500 if sysfs does not say)."""
+    try:
+        with open(f"/sys/class/net/{ifname}/mtu") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return 1500
+
+
 def check_interface(ifname: str) -> None:
     if not interface_flags(ifname) & IFF_UP:
         raise EnvironmentProblem(f"--iface {ifname}: interface is down (ip link set {ifname} up)")
 
 
-class FrameSocket:
-    """Batched AF_PACKET receiver and sender on one interface."""
+def responder_filter(mac: bytes) -> list[bpfmod.Insn]:
+    """BPF: accept ARP/IPv4/IPv6 frames to `mac` or to any group MAC (I/G bit set); drop the rest.
 
-    def __init__(self, ifname: str, batch: int = 1024, snap: int = 2048) -> None:
-        try:
-            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        except PermissionError:
-            raise EnvironmentProblem("opening an AF_PACKET socket needs root (CAP_NET_RAW)") from None
-        try:
-            self.sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-            for opt, fallback in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
-                try:
-                    self.sock.setsockopt(socket.SOL_SOCKET, opt, 64 << 20)
-                except OSError:
-                    self.sock.setsockopt(socket.SOL_SOCKET, fallback, 64 << 20)
-            self.sock.bind((ifname, ETH_P_ALL))
-            ifindex = socket.if_nametoindex(ifname)
-            mreq = ifindex.to_bytes(4, "little") + PACKET_MR_PROMISC.to_bytes(2, "little") + bytes(10)
-            self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
-        except OSError as e:
-            self.sock.close()
-            raise EnvironmentProblem(f"--iface {ifname}: cannot open: {e.strerror or e}") from None
-        self.fd = self.sock.fileno()
-        self.batch = batch
-        self.rx = np.zeros((batch, snap), dtype=np.uint8)
-        self._rx_msgs = _MsgVector(batch)
-        self._rx_msgs.point_at(self.rx, np.full(batch, snap))
-        self._tx_msgs = _MsgVector(batch)
-        self._poll = select.poll()
-        self._poll.register(self.fd, select.POLLIN)
+    A superset of what `l2_ethernet.handle` accepts, so it never hides a frame the core answers.
+    """
+    a = bpfmod.Asm()
+    a.ld(bpfmod.H, 12)
+    a.jeq(bpfmod.ETH_P_IP, "type_ok")
+    a.jeq(bpfmod.ETH_P_IPV6, "type_ok")
+    a.jeq(bpfmod.ETH_P_ARP, "type_ok", "drop")
+    a.label("type_ok")
+    a.ld(bpfmod.B, 0)
+    a.jset(0x01, "accept")                      # broadcast / multicast: the core decides
+    a.ld(bpfmod.W, 2)
+    a.jeq(int.from_bytes(mac[2:6], "big"), None, "drop")
+    a.ld(bpfmod.H, 0)
+    a.jeq(int.from_bytes(mac[0:2], "big"), "accept", "drop")
+    a.label("accept")
+    a.ret(bpfmod.ACCEPT)
+    a.label("drop")
+    a.ret(0)
+    return a.assemble()
 
-    def read(self, timeout: float) -> tuple[NDArray[np.uint8], NDArray[np.int64]] | None:
-        """Up to `batch` frames (waiting at most `timeout` s for the first); None if none came."""
-        n = _libc.recvmmsg(self.fd, self._rx_msgs.msgs, self.batch, MSG_DONTWAIT, None)
-        if n <= 0:
-            if not self._poll.poll(int(timeout * 1000)):
-                return None
-            n = _libc.recvmmsg(self.fd, self._rx_msgs.msgs, self.batch, MSG_DONTWAIT, None)
-            if n <= 0:
-                return None
-        return self.rx, self._rx_msgs.msg_len[:n].astype(np.int64)
+
+class Wire:
+    """A TPACKET_V3 receive ring and a sendmmsg sender on one interface."""
+
+    def __init__(self, ifname: str, *, ring_blocks: int = RING_BLOCKS, block_size: int = RING_BLOCK,
+                 retire_ms: int = RETIRE_MS, max_read: int = MAX_READ) -> None:
+        self.ifname = ifname
+        self.rx = RxRing(ifname, block_size=block_size, block_count=ring_blocks, frame_size=SNAPLEN,
+                         snaplen=SNAPLEN, retire_ms=retire_ms, promisc=True,
+                         max_frames_per_read=max_read)
+        try:
+            self.tx = PacketSender(ifname, sndbuf=16 << 20)
+        except BaseException:
+            self.rx.close()
+            raise
+        self.max_len = interface_mtu(ifname) + 14
+        self.filtered = False
+
+    def set_filter(self, prog: list[bpfmod.Insn]) -> None:
+        """Replace the receive filter (frames already in the ring are still delivered)."""
+        bpfmod.attach(self.rx.sock, bpfmod.with_snaplen(prog, self.rx.snaplen))
+        self.filtered = True
+
+    def read(self, timeout: float) -> tuple[NDArray[np.uint8], NDArray[np.uint32]] | None:
+        """Every frame of the ready ring blocks (waiting at most `timeout` s for one); None if none.
+
+        Returns copies: `frames (n, width >= 128)` with zeros past each length, `lengths`.
+        """
+        block = self.rx.read(timeout)
+        if block is None or not len(block):
+            return None
+        return block.frames, block.lengths
 
     def send(self, frames: NDArray[np.uint8], lengths: NDArray) -> int:
-        """Send `frames[i, :lengths[i]]`; returns how many were sent (ENOBUFS retried briefly)."""
-        total = len(lengths)
-        sent = 0
-        retries = 0
-        while sent < total:
-            k = min(self.batch, total - sent)
-            self._tx_msgs.point_at(frames[sent:sent + k], lengths[sent:sent + k])
-            r = _libc.sendmmsg(self.fd, self._tx_msgs.msgs, k, 0)
-            if r > 0:
-                sent += r
-                retries = 0
-                continue
-            err = ctypes.get_errno()
-            if err in (errno.ENOBUFS, errno.EAGAIN, errno.EINTR) and retries < 100:
-                retries += 1
-                time.sleep(0.0005)
-                continue
-            if err in (errno.EMSGSIZE, errno.EINVAL):
-                sent += 1   # skip the frame the kernel refuses
-                continue
-            break
-        return sent
+        """Send `frames[i, :lengths[i]]`; returns how many the kernel took."""
+        lengths = np.asarray(lengths)
+        if not len(lengths):
+            return 0
+        bad = (lengths <= 0) | (lengths > min(self.max_len, frames.shape[1]))
+        if bad.any():                        # the kernel would fail the whole sendmmsg call
+            keep = np.flatnonzero(~bad)
+            if not len(keep):
+                return 0
+            frames, lengths = frames[keep], lengths[keep]
+        try:
+            return self.tx.send(frames, lengths)
+        except OSError as e:                 # the link went away: serve() notices and stops
+            if e.errno in _LINK_GONE:
+                return 0
+            raise
 
     def stats(self) -> tuple[int, int]:
-        """(frames received, frames the kernel dropped for lack of room) since the last call."""
-        raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
-        packets, drops = struct.unpack("II", raw)
-        return packets, drops
+        """Cumulative (frames the ring saw, frames the kernel dropped because the ring was full)."""
+        return self.rx.stats()
 
     def close(self) -> None:
-        self.sock.close()
+        self.tx.close()
+        self.rx.close()
 
 
-def open_wire(ifname: str) -> FrameSocket:
+def open_wire(ifname: str) -> Wire:
     """The swap point: the object that reads and sends frame batches on `ifname`."""
     check_interface(ifname)
-    return FrameSocket(ifname)
+    try:
+        return Wire(ifname)
+    except PermissionError:
+        raise EnvironmentProblem("opening an AF_PACKET socket needs root (CAP_NET_RAW)") from None
+    except OSError as e:
+        raise EnvironmentProblem(f"--iface {ifname}: cannot open: {e.strerror or e}") from None
 
 
-def serve(responder: Responder, wire: FrameSocket, ifname: str,
+def serve(responder: Responder, wire: Wire, ifname: str,
           should_stop: Callable[[], bool], pcap: PcapWriter | None = None,
-          on_batch: Callable[[], None] | None = None) -> None:
+          on_batch: Callable[[], None] | None = None, chunk: int = CHUNK) -> None:
     """Read, answer, send, until `should_stop()`; raises EnvironmentProblem if the link goes down."""
+    log = responder.log
+    if not wire.filtered and (log is None or log.level < LOG_DROP) and pcap is None:
+        wire.set_filter(responder_filter(responder.cfg.mac))
     last_check = time.monotonic()
     while not should_stop():
         got = wire.read(0.2)
-        now = time.time()
         if got is not None:
+            now = time.time()
             frames, lengths = got
-            out, out_len = responder.respond_batch(frames, lengths, now)
-            if pcap is not None:
-                pcap.write_batch(frames, lengths, now)
-                pcap.write_batch(out, out_len, now)
-            if len(out_len):
-                sent = wire.send(out, out_len)
-                responder.send_failures += len(out_len) - sent
+            for start in range(0, len(lengths), chunk):
+                f, ln = frames[start:start + chunk], lengths[start:start + chunk]
+                out, out_len = responder.respond_batch(f, ln, now)
+                if pcap is not None:
+                    pcap.write_batch(f, ln, now)
+                    pcap.write_batch(out, out_len, now)
+                if len(out_len):
+                    sent = wire.send(out, out_len)
+                    responder.send_failures += len(out_len) - sent
             if on_batch is not None:
                 on_batch()
         mono = time.monotonic()
@@ -229,4 +212,3 @@ def serve(responder: Responder, wire: FrameSocket, ifname: str,
             last_check = mono
             if not interface_flags(ifname) & IFF_UP:
                 raise EnvironmentProblem(f"--iface {ifname}: interface went down - stopping")
-
