@@ -162,18 +162,20 @@ def _sipround_arrays(v0: NDArray[np.uint64], v1: NDArray[np.uint64], v2: NDArray
 _CHUNK = 65536  # elements per pass: bounds the scratch memory (6 arrays of 512 KiB, L2-resident)
 
 
-def _siphash24_words(entropy: int, words: list[NDArray[np.uint64]],
+def siphash24_blocks(k0: int, k1: int, blocks: list[NDArray[np.uint64]],
                      shape: tuple[int, ...]) -> NDArray[np.uint64]:
-    """SipHash-2-4 with key entropy‖entropy over messages of len(words)*8 bytes, one per element.
+    """SipHash-2-4 with key (k0, k1) over one message per element, given as its 64-bit blocks.
 
-    `words[i]` holds the i-th little-endian 64-bit message word of every message (broadcast to
-    `shape`).  Returns a new uint64 array of `shape`.  Work proceeds in chunks of `_CHUNK`
-    elements so a huge batch neither allocates huge scratch arrays nor falls out of the cache
-    (smaller chunks measured no faster here: per-call overhead eats the gain).
+    `blocks[i]` holds the i-th little-endian message block of every message (broadcast to
+    `shape`), the LAST block already carrying SipHash's final-block encoding (the tail bytes and
+    `len << 56`).  Fixed-length messages make that encoding a constant, so callers build it with
+    one OR (see `_siphash24_words` and the responder's masscanned cookie).  Returns uint64 of
+    `shape`.  Work proceeds in chunks of `_CHUNK` elements so a huge batch neither allocates huge
+    scratch arrays nor falls out of the cache (smaller chunks measured no faster here).
     """
-    k = entropy & _M64
+    k0, k1 = k0 & _M64, k1 & _M64
     size = int(np.prod(shape, dtype=np.int64))
-    flat = [np.ascontiguousarray(m).reshape(size) for m in words]
+    flat = [np.ascontiguousarray(np.broadcast_to(m, shape)).reshape(size) for m in blocks]
     out = np.empty(size, dtype=np.uint64)
     n = min(size, _CHUNK)
     v0 = np.empty(n, dtype=np.uint64)
@@ -181,8 +183,7 @@ def _siphash24_words(entropy: int, words: list[NDArray[np.uint64]],
     v2 = np.empty(n, dtype=np.uint64)
     v3 = np.empty(n, dtype=np.uint64)
     tmp = np.empty(n, dtype=np.uint64)
-    init = (np.uint64(k ^ _C0), np.uint64(k ^ _C1), np.uint64(k ^ _C2), np.uint64(k ^ _C3))
-    b = np.uint64((len(words) * 8) << 56)
+    init = (np.uint64(k0 ^ _C0), np.uint64(k1 ^ _C1), np.uint64(k0 ^ _C2), np.uint64(k1 ^ _C3))
     ff = np.uint64(0xFF)
     xor = np.bitwise_xor
     with np.errstate(over="ignore"):
@@ -195,20 +196,25 @@ def _siphash24_words(entropy: int, words: list[NDArray[np.uint64]],
             v1.fill(init[1])
             v2.fill(init[2])
             v3.fill(init[3])
-            for word in flat:
-                m = word[start:stop]
+            for block in flat:
+                m = block[start:stop]
                 xor(v3, m, out=v3)
                 _sipround_arrays(v0, v1, v2, v3, tmp, 2)
                 xor(v0, m, out=v0)
-            xor(v3, b, out=v3)
-            _sipround_arrays(v0, v1, v2, v3, tmp, 2)
-            xor(v0, b, out=v0)
             xor(v2, ff, out=v2)
             _sipround_arrays(v0, v1, v2, v3, tmp, 4)
             xor(v0, v1, out=v0)
             xor(v2, v3, out=v2)
             xor(v0, v2, out=out[start:stop])
     return out.reshape(shape)
+
+
+def _siphash24_words(entropy: int, words: list[NDArray[np.uint64]],
+                     shape: tuple[int, ...]) -> NDArray[np.uint64]:
+    """masscan's cookie hash: key entropy‖entropy, a message of len(words) whole 64-bit words
+    (so the final block is just the length byte)."""
+    final = np.asarray(np.uint64((len(words) * 8) << 56))
+    return siphash24_blocks(entropy, entropy, [*words, final], shape)
 
 
 def _u64(x: ArrayLike) -> NDArray[np.uint64]:

@@ -27,10 +27,9 @@ import struct
 import numpy as np
 from numpy.typing import NDArray
 
-from tidescan.siphash import siphash24
+from tidescan.siphash import siphash24, siphash24_blocks
 
 MASKS64 = (1 << 64) - 1
-_C = (0x736F6D6570736575, 0x646F72616E646F6D, 0x6C7967656E657261, 0x7465646279746573)
 
 __all__ = ["cookie_v4", "cookie_v6", "cookie_v4_array", "DEFAULT_KEY"]
 
@@ -54,61 +53,16 @@ def cookie_v6(src: int, dst: int, sport: int, dport: int, key: tuple[int, int] =
     return siphash24(_key_bytes(key), msg) & 0xFFFFFFFF
 
 
-_SHIFTS = {b: (np.uint64(b), np.uint64(64 - b)) for b in (13, 16, 17, 21, 32)}
-
-
-def _rotl(x: NDArray[np.uint64], b: int, tmp: NDArray[np.uint64]) -> None:
-    left, right = _SHIFTS[b]
-    np.right_shift(x, right, out=tmp)
-    np.left_shift(x, left, out=x)
-    np.bitwise_or(x, tmp, out=x)
-
-
-def _rounds(v0: NDArray[np.uint64], v1: NDArray[np.uint64], v2: NDArray[np.uint64],
-            v3: NDArray[np.uint64], tmp: NDArray[np.uint64], n: int) -> None:
-    add, xor = np.add, np.bitwise_xor
-    for _ in range(n):
-        add(v0, v1, out=v0)
-        _rotl(v1, 13, tmp)
-        xor(v1, v0, out=v1)
-        _rotl(v0, 32, tmp)
-        add(v2, v3, out=v2)
-        _rotl(v3, 16, tmp)
-        xor(v3, v2, out=v3)
-        add(v0, v3, out=v0)
-        _rotl(v3, 21, tmp)
-        xor(v3, v0, out=v3)
-        add(v2, v1, out=v2)
-        _rotl(v1, 17, tmp)
-        xor(v1, v2, out=v1)
-        _rotl(v2, 32, tmp)
-
-
 def cookie_v4_array(src: NDArray, dst: NDArray, sport: NDArray, dport: NDArray,
                     key: tuple[int, int] = DEFAULT_KEY) -> NDArray[np.uint32]:
     """Vectorized `cookie_v4` over equal-length arrays; returns uint32 sequence numbers.
 
-    In place on four state arrays and one scratch array (no temporaries inside the rounds).
+    The 12-byte message is one whole block (`src | dst << 32`) and a final block carrying the two
+    ports and the length (`sport | dport << 16 | 12 << 56`); the rounds are tidescan.siphash's.
     """
     src64 = np.asarray(src, dtype=np.uint64)
-    n = src64.shape[0]
     m0 = src64 | (np.asarray(dst, dtype=np.uint64) << np.uint64(32))
     m1 = (np.asarray(sport, dtype=np.uint64) | (np.asarray(dport, dtype=np.uint64) << np.uint64(16))
           | np.uint64(12 << 56))
-    k0, k1 = key[0] & MASKS64, key[1] & MASKS64
-    v0 = np.full(n, k0 ^ _C[0], np.uint64)
-    v1 = np.full(n, k1 ^ _C[1], np.uint64)
-    v2 = np.full(n, k0 ^ _C[2], np.uint64)
-    v3 = np.full(n, k1 ^ _C[3], np.uint64)
-    tmp = np.empty(n, np.uint64)
-    with np.errstate(over="ignore"):
-        for m in (m0, m1):
-            v3 ^= m
-            _rounds(v0, v1, v2, v3, tmp, 2)
-            v0 ^= m
-        v2 ^= np.uint64(0xFF)
-        _rounds(v0, v1, v2, v3, tmp, 4)
-        v0 ^= v1
-        v2 ^= v3
-        v0 ^= v2
-    return (v0 & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    h = siphash24_blocks(key[0], key[1], [m0, m1], m0.shape)
+    return (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
