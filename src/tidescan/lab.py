@@ -45,6 +45,12 @@ no kernel address; `python -m tidescan.responder.cli --iface IFACE` runs there a
 `--self-ip`, answers ARP and every port for whatever is routed to it: the target namespace routes
 10.113.0.0/24 onto that link.  Truth there: every TCP port of every address is open.
 
+`banner_servers=True` adds `ts-<pid>-srv`, also behind the target router: real server software
+(nginx with HTTP, TLS 1.2 and TLS 1.3, OpenSSH, vsftpd, inetutils telnetd, aiosmtpd, TigerVNC,
+redis, memcached) on chosen addresses of `10.114.0.0/24`, with a certificate generated at start, and
+`banner_truth()`: every banner a correct `--banners` scan reports there (`lab_banner_servers.py`).
+They need a namespace of their own because the target's `0.0.0.0` listeners hold their ports.
+
 Using it: `run_scanner(argv)` / `popen_scanner(argv)` run a command in the scanner namespace
 (`ip netns exec`); `entered_scanner()` puts the calling thread there to open sockets in-process;
 `capture()` runs tcpdump on the target's veth end (it sees every frame the scanner sent, before the
@@ -75,7 +81,8 @@ Sysctls set in the target namespace (they are per-namespace; nothing on the host
 The target namespace knows the scanner's own address statically (a permanent neighbour entry), so
 its answers never wait for ARP; the scanner side has no static entry: tidescan's own ARP for the
 router is part of what is tested.
-* `net.ipv4.ip_forward = 1` only with `with_responder=True` (target -> responder namespace).
+* `net.ipv4.ip_forward = 1` only with `with_responder=True` or `banner_servers=True` (target ->
+  responder / servers namespace).
 
 Not per-namespace and therefore left alone: `net.core.netdev_max_backlog` (the per-CPU queue veth
 delivers into; the host's value bounds how fast the target can absorb a burst).
@@ -87,6 +94,7 @@ with-block unwinds too).  After SIGKILL nothing can run: the next `Lab` start (a
 start) removes namespaces whose creating PID is dead, and the listener dies with its parent.
 
 Companions: `lab_plan.py` (the truth and the nft rules, pure), `lab_listeners.py` (the servers),
+`lab_banner_servers.py` (real banner servers and their truth),
 `lab_capture.py` (tcpdump on the wire), `lab_cli.py` (`tidescan-lab up|truth|clean`).
 """
 
@@ -114,7 +122,7 @@ from typing import Any
 
 import numpy as np
 
-from tidescan import lab_listeners, netns
+from tidescan import lab_banner_servers, lab_listeners, netns
 from tidescan.errors import EnvironmentProblem
 from tidescan.lab_capture import Capture
 from tidescan.lab_plan import (
@@ -127,6 +135,7 @@ from tidescan.lab_plan import (
     GATEWAY_IP6,
     ICMP_REJECT,
     LINK6_PLEN,
+    LINK_NET,
     NORMAL,
     OPEN,
     RESPONDER_LINK,
@@ -234,7 +243,8 @@ class Lab:
     Attributes (valid once entered): `scan_ns`, `tgt_ns` (namespace names), `scan_if`, `tgt_if`,
     `scan_ip`, `scan_mac`, `gateway_ip`, `gateway_mac`, `target_range` (`"10.112.0.0/20"`),
     `target_bounds` (`(lo, hi)` ints), `ports`, `ports_text`, `spare_ip`, `spare_cidr`,
-    `responder_range` (None without responder), `plan` (the `LabPlan`).
+    `responder_range` (None without responder), `plan` (the `LabPlan`), `banner_range` and
+    `banner_services` (with `banner_servers=True`; `banner_truth()` is their truth).
     The truth methods delegate to the plan and need no root: `truth`, `truth_matrix`,
     `open_array`, `open_set`, `filtered_hosts`, `hosts_up`, `counts`, `state_of`, `summary`.
     """
@@ -245,7 +255,7 @@ class Lab:
                  icmp_hosts: int | None = None, rst_hosts: int | None = None, sink: bool = False,
                  with_responder: bool = False, udp_listen: Mapping[int, str] | None = None,
                  udp_open_per_port: int | None = None, ipv6: bool = False,
-                 ipv6_size: int = 120) -> None:
+                 ipv6_size: int = 120, banner_servers: bool = False) -> None:
         extra: dict[str, Any] = {} if udp_listen is None else {"udp_listen": dict(udp_listen)}
         self.plan = LabPlan(size=size, ports=ports, seed=seed,
                             listen=dict(DEFAULT_LISTEN if listen is None else listen),
@@ -255,6 +265,7 @@ class Lab:
                             ipv6_size=ipv6_size, **extra)
         self.ipv6 = ipv6
         self.with_responder = with_responder
+        self.banner_servers = banner_servers
         self.index = -1
         with _index_lock:
             self._assign_names(_free_index())
@@ -273,6 +284,10 @@ class Lab:
         self.responder_range: str | None = RESPONDER_RANGE if with_responder else None
         net, _, bits = RESPONDER_RANGE.partition("/")
         self.responder_bounds = (ip_to_int(net), ip_to_int(net) + (1 << (32 - int(bits))) - 1)
+        self.banner_range: str | None = lab_banner_servers.BANNER_RANGE if banner_servers else None
+        self.banner_services: tuple[lab_banner_servers.Service, ...] = (
+            lab_banner_servers.SERVICES if banner_servers else ())
+        self._banner = lab_banner_servers.BannerServers() if banner_servers else None
         self._namespaces: list[netns.Namespace] = []
         self._pids: list[subprocess.Popen[Any]] = []
         self._listener: subprocess.Popen[bytes] | None = None
@@ -299,6 +314,9 @@ class Lab:
         self.tgt_if = netns.short_ifname(f"g{index}", pid)
         self.rsp_if = netns.short_ifname(f"r{index}", pid)   # in the responder namespace
         self.rgw_if = netns.short_ifname(f"q{index}", pid)   # its peer in the target namespace
+        self.srv_ns = f"{prefix}srv{suffix}"
+        self.srv_if = netns.short_ifname(f"v{index}", pid)   # in the banner servers' namespace
+        self.sgw_if = netns.short_ifname(f"b{index}", pid)   # its peer in the target namespace
         self.scan_mac = _mac(1, index)
         self.gateway_mac = _mac(2, index)
 
@@ -338,6 +356,8 @@ class Lab:
             # A SIGTERM during cleanup must not interrupt it: note it, act on it afterwards.
             old = signal.signal(signal.SIGTERM, lambda signum, _frame: pending.append(signum))
         try:
+            if self._banner is not None:
+                self._banner.stop()
             for proc in reversed(self._pids):
                 if proc.poll() is None:
                     with contextlib.suppress(ProcessLookupError):
@@ -386,8 +406,9 @@ class Lab:
             self._sigterm_installed = False
 
     def _build(self) -> None:
-        # 1. Two namespaces (three with the responder), quiet: IPv6 off before any link exists.
-        names = [self.scan_ns, self.tgt_ns] + ([self.rsp_ns] if self.with_responder else [])
+        # 1. Two namespaces (+ responder, + servers), quiet: IPv6 off before any link exists.
+        names = ([self.scan_ns, self.tgt_ns] + ([self.rsp_ns] if self.with_responder else [])
+                 + ([self.srv_ns] if self.banner_servers else []))
         if self.with_responder and importlib.util.find_spec(RESPONDER_MODULE) is None:
             raise EnvironmentProblem(f"lab: with_responder=True needs {RESPONDER_MODULE} "
                                      "(tidescanned), which is not installed")
@@ -447,6 +468,10 @@ class Lab:
         # 6. Optional: tidescanned in a third namespace behind the target router.
         if self.with_responder:
             self._start_responder()
+
+        # 7. Optional: real banner servers in a fourth namespace behind the target router.
+        if self._banner is not None:
+            self._start_banner_servers()
 
     def _start_listeners(self) -> None:
         """TCP listeners and UDP stand-ins on every listen port (and on `::` too with ipv6)."""
@@ -531,6 +556,31 @@ class Lab:
                 return
         raise EnvironmentProblem(f"lab: tidescanned does not answer ping {probe_ip}")
 
+    def _start_banner_servers(self) -> None:
+        """`ts-<pid>-srv`: owns 10.114.0.0/24, reached through the target namespace (which
+        forwards); its only route leads back to the scanner's link (lab_banner_servers.py)."""
+        bs = lab_banner_servers
+        assert self._banner is not None
+        _ip_batch([f"link add {self.sgw_if} netns {self.tgt_ns} address {_mac(5, self.index)} "
+                   f"type veth peer name {self.srv_if} netns {self.srv_ns} "
+                   f"address {_mac(6, self.index)}"])
+        _ip_batch(["link set lo up",
+                   f"addr add {bs.SERVER_LINK_IP}/{bs.SERVER_LINK_PLEN} dev {self.srv_if}",
+                   f"neigh add {bs.SERVER_GW} lladdr {_mac(5, self.index)} dev {self.srv_if} "
+                   "nud permanent",
+                   f"link set {self.srv_if} up",
+                   f"route add local {bs.BANNER_RANGE} dev lo",
+                   f"route add {LINK_NET} via {bs.SERVER_GW} dev {self.srv_if}"], ns=self.srv_ns)
+        _ip_batch([f"addr add {bs.SERVER_GW}/{bs.SERVER_LINK_PLEN} dev {self.sgw_if}",
+                   f"neigh add {bs.SERVER_LINK_IP} lladdr {_mac(6, self.index)} dev {self.sgw_if} "
+                   "nud permanent",
+                   f"link set {self.sgw_if} up",
+                   f"route add {bs.BANNER_RANGE} via {bs.SERVER_LINK_IP} dev {self.sgw_if}"],
+                  ns=self.tgt_ns)
+        _write_sysctls(self.tgt_ns, {"net/ipv4/ip_forward": "1"})
+        self._banner.start(lambda: netns.entered(self.srv_ns), self._pids.append,
+                           unique_prefix())
+
     # -- using the lab -------------------------------------------------------------------------
 
     def _need_up(self) -> None:
@@ -604,6 +654,29 @@ class Lab:
         self._need_up()
         netns.run(["ping", "-c", "1", "-W", "1", self.scan_ip], ns=self.tgt_ns, check=False)
 
+    @contextlib.contextmanager
+    def keep_scanner_awake(self, interval: float = 0.1) -> Iterator[None]:
+        """For the body of the with-block, ping the scanner's address every `interval` seconds.
+
+        Debian's masscan 1.3.2 runs its timers (the banner hello timeout, TCB timeouts, the end of
+        `--wait`) only when a frame arrives: on a quiet lab its banner grabs of client-first
+        protocols (HTTP, TLS, memcached) never send their hello.  A steady trickle of echo
+        requests keeps it ticking.  tidescan does not need this.
+        """
+        self._need_up()
+        proc = subprocess.Popen(["ip", "netns", "exec", self.tgt_ns, "ping", "-q", "-n",
+                                 "-i", str(interval), self.scan_ip], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        self._pids.append(proc)
+        try:
+            yield
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            self._pids.remove(proc)
+
     def listener_alive(self) -> bool:
         return self._listener is not None and self._listener.poll() is None
 
@@ -659,6 +732,24 @@ class Lab:
         if self.state_of(ip_s, port) != "open":
             return None
         return lab_listeners.banner_for(self.plan.listen[port], ip_s, port)
+
+    def banner_truth(self, tls13: bool = False) -> list[lab_banner_servers.BannerTruth]:
+        """With `banner_servers=True`: every banner a correct `--banners` scan of the real servers
+        reports, as `BannerTruth(ip, port, app, expected)` (`expected`: exact text or a compiled
+        regex that must match fully; `.matches(text)`).  `tls13`: the scanner's ClientHello
+        offers TLS 1.3 (changes what the TLS-1.3-only port shows)."""
+        self._need_up()
+        if self._banner is None:
+            raise RuntimeError("banner_truth() needs Lab(banner_servers=True)")
+        return self._banner.truth(tls13)
+
+    def banner_server_pids(self) -> list[int]:
+        """PIDs (host view) of every process in the banner servers' namespace right now."""
+        self._need_up()
+        if self._banner is None:
+            return []
+        out = netns.run(["ip", "netns", "pids", self.srv_ns], check=False).stdout
+        return [int(t) for t in out.split() if t.isdigit()]
 
     def udp_answer_of(self, ip: int | str, port: int, request: bytes) -> bytes | None:
         """What the UDP stand-in on an open UDP (ip, port) answers `request` (None if not open)."""
