@@ -81,3 +81,43 @@ def test_fast_path_equals_scalar_path() -> None:
         want = sorted(r for f in frames for r in scalar.respond(f, now=0.0))
         assert got == want
         assert fast.internal_errors == scalar.internal_errors == 0
+
+
+def test_fast_path_row_layouts_agree() -> None:
+    """Ring rows (width 128, uint32 lengths) and narrow copies (width 54) give the 2048-wide answers."""
+    rng = random.Random(99)
+    cfg = ResponderConfig(mac=MAC, self_ips=AddressSet.of(["10.0.0.1", "10.0.0.3"]))
+    frames = random_frames(rng, 2000)
+    lengths = np.array([len(f) for f in frames])
+    wide = np.zeros((len(frames), 2048), dtype=np.uint8)
+    for i, f in enumerate(frames):
+        wide[i, :len(f)] = np.frombuffer(f, dtype=np.uint8)
+    mask, want = Responder(cfg).fast.answer(wide, lengths)
+    assert mask.sum() > 200
+    for width, lens in ((128, lengths.astype(np.uint32)), (54, lengths)):
+        rows = np.ascontiguousarray(wide[:, :width])
+        m, got = Responder(cfg).fast.answer(rows, np.minimum(lens, width))
+        keep = np.minimum(lengths, width) == lengths
+        assert (m[keep] == mask[keep]).all()             # (truncated rows may differ: shorter frames)
+        assert (got[keep[m]] == want[keep[mask]]).all()
+
+
+def test_checksum_boundaries_equal_scalar() -> None:
+    """Rows whose IP or TCP checksum comes out 0x0000 (the ones' complement edge) match the scalar path."""
+    n = 1 << 19
+    g = np.random.default_rng(5)
+    f = np.zeros((n, 64), dtype=np.uint8)
+    f[:, 0:6] = np.frombuffer(MAC, np.uint8)
+    f[:, 6:12] = np.frombuffer(bytes.fromhex("02aabbccddee"), np.uint8)
+    f[:, 12], f[:, 14], f[:, 17], f[:, 22], f[:, 23], f[:, 46], f[:, 47] = 0x08, 0x45, 40, 64, 6, 0x50, 0x02
+    f[:, 26:34] = g.integers(0, 256, (n, 8), dtype=np.uint8)
+    f[:, 30] = 10                                      # responder addresses 10/8: never multicast
+    f[:, 34:46] = g.integers(0, 256, (n, 12), dtype=np.uint8)
+    cfg = ResponderConfig(mac=MAC)                     # answer for every address
+    mask, out = Responder(cfg).fast.answer(f, np.full(n, 54))
+    assert mask.all()
+    edge = np.flatnonzero((out[:, 24:26] == 0).all(1) | (out[:, 50:52] == 0).all(1))
+    assert (out[edge, 24:26] == 0).all(1).any() and (out[edge, 50:52] == 0).all(1).any()
+    scalar = Responder(cfg, clock=lambda: 0.0)
+    for i in edge.tolist():
+        assert scalar.respond(f[i, :54].tobytes(), now=0.0) == [out[i].tobytes()]
