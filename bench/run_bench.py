@@ -22,10 +22,10 @@ several rounds, and counts what arrives on the *target* side of the veth:
   truth (`lab.open_array()`).
 
 Scenarios (issue 4): 1 = TX to a sink (the target drops everything); 2 = full scan, the target
-answers everything, at rates chosen by a short search (each tool's best rate that still finds 100 %
-of the truth), then confirmation rounds; 3 = `--offline` generation (tidescan only: Debian's
-masscan 1.3.2 cannot run `--offline` on a veth); 4 = start-up (exec to first frame), short runs
-stopped with two SIGINTs after the first SYN.
+answers everything, at rates chosen by a short search (each tool's fastest rate that still found
+100 % of the truth; when none did, the one that found the most), then confirmation rounds;
+3 = `--offline` generation (tidescan only: Debian's masscan 1.3.2 cannot run `--offline` on a
+veth); 4 = start-up (exec to first frame), short runs stopped with two SIGINTs after the first SYN.
 
 Debian's masscan 1.3.2 blocks in libpcap after its `--wait` until any frame arrives; once its
 transmit phase is over, the script pokes it with a UDP datagram from the target namespace every
@@ -33,7 +33,7 @@ transmit phase is over, the script pokes it with a UDP datagram from the target 
 transmit phase).  Both programs run inside the lab's scanner namespace via `ip netns exec`; every
 packet stays inside namespaces this run created (10.x addresses, no route out).
 
-Run as root: `python bench/run_bench.py` (all scenarios; ~20 min on the 2-core machine), or e.g.
+Run as root: `python bench/run_bench.py` (all scenarios; ~25 min on the 2-core machine), or e.g.
 `python bench/run_bench.py --scenarios 1,4 --repeat 5 --json out.json`.  See bench/README.md.
 """
 
@@ -45,6 +45,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import signal
 import socket
 import statistics
@@ -55,7 +56,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,7 @@ class Run:
     frames: int = 0           # target veth rx during the transmit phase
     probes: int = 0           # pure SYNs counted on the target's ingress
     rsts: int = 0
+    replies: int = 0          # frames the scanner's veth received (the target's answers)
     probes_per_s: float = 0.0
     frames_per_s: float = 0.0
     cpu_user_s: float = 0.0
@@ -223,6 +225,8 @@ class FirstFrames:
                     continue
                 if addr[2] == PACKET_OUTGOING:
                     continue
+                if data[12:14] == b"\x08\x06" and data[:6] != b"\xff" * 6:
+                    continue   # unicast ARP: the scanner host kernel's neighbour probe
                 ts = None
                 for level, kind, payload in anc:
                     if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
@@ -271,9 +275,9 @@ def tree_rss_kib(pids: Sequence[int]) -> int:
 class Sampler:
     """Polls the target rx counter (every POLL_S) and the scanner tree's RSS (every 100 ms)."""
 
-    def __init__(self, counter: RxCounter, pid: int) -> None:
+    def __init__(self, counter: RxCounter | None, pid: int) -> None:
         self.counter, self.pid = counter, pid
-        self.base = counter.read()
+        self.base = counter.read() if counter else 0
         self.samples: list[tuple[float, int]] = [(time.monotonic(), self.base)]
         self.rss_peak = 0
         self.pids: set[int] = {pid}
@@ -284,7 +288,7 @@ class Sampler:
     def _loop(self) -> None:
         i = 0
         while not self._stop:
-            v = self.counter.read()
+            v = self.counter.read() if self.counter else 0
             if v != self.samples[-1][1]:
                 self.samples.append((time.monotonic(), v))
             if i % 20 == 0:
@@ -363,7 +367,7 @@ def execute(lab: Lab, run: Run, argv: list[str], *, truth_keys: np.ndarray | Non
     t_exec_wall = time.time()
     t_exec = time.monotonic()
     proc = lab.popen_scanner(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-    sampler = Sampler(counter, proc.pid) if counter else None
+    sampler = Sampler(counter, proc.pid)
     status, ru = 0, None
     last_poke = 0.0
     interrupted = 0
@@ -382,7 +386,7 @@ def execute(lab: Lab, run: Run, argv: list[str], *, truth_keys: np.ndarray | Non
                 os.kill(proc.pid, signal.SIGINT)   # twice: stop sending, then do not wait
                 interrupted += 1
                 last_poke = now
-            if run.tool == "masscan" and poker is not None and sampler is not None:
+            if run.tool == "masscan" and poker is not None:
                 la = sampler.last_activity()
                 quiet = (la is not None and now - la > WAKE_AFTER_S) or interrupted >= 2
                 if quiet and now - last_poke > WAKE_EVERY_S:
@@ -392,18 +396,17 @@ def execute(lab: Lab, run: Run, argv: list[str], *, truth_keys: np.ndarray | Non
     finally:
         if first is not None:
             first.stop()
-        if sampler is not None:
-            sampler.stop()
+        sampler.stop()
     run.wall_s = time.monotonic() - t_exec
     proc.returncode = os.waitstatus_to_exitcode(status)
     run.returncode = proc.returncode
     if ru is not None:
         run.cpu_user_s, run.cpu_sys_s, run.maxrss_kib = ru.ru_utime, ru.ru_stime, ru.ru_maxrss
-    if sampler is not None:
-        for p in sorted(sampler.pids - {proc.pid}):   # orphaned children (never expected)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, signal.SIGKILL)
-        run.tree_rss_peak_kib = sampler.rss_peak
+    for p in sorted(sampler.pids - {proc.pid}):   # orphaned children (never expected)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+    run.tree_rss_peak_kib = sampler.rss_peak
+    if counter:
         run.tx_s, run.frames = sampler.tx_phase()
     run.softnet_drops = softnet_drops() - sd0
     if counter:
@@ -413,6 +416,7 @@ def execute(lab: Lab, run: Run, argv: list[str], *, truth_keys: np.ndarray | Non
         run.rsts = c1.get("rst", 0) - c0.get("rst", 0)
         run.tgt_rx_dropped = l1["rx_dropped"] - l0["rx_dropped"]
         run.scan_rx_dropped = s1["rx_dropped"] - s0["rx_dropped"]
+        run.replies = s1["rx_packets"] - s0["rx_packets"]
         if run.tx_s > 0:
             run.probes_per_s = run.probes / run.tx_s
             run.frames_per_s = run.frames / run.tx_s
@@ -449,9 +453,14 @@ def masscan_argv(lab: Lab, rate: int, ports: str, out: str, wait: int) -> list[s
             "-oB", out]
 
 
+def tidescan_cmd(text: str | None) -> list[str]:
+    """How to start tidescan: `python -m tidescan`, or `--tidescan-cmd` (a variant to compare)."""
+    return shlex.split(text) if text else [sys.executable, "-m", "tidescan"]
+
+
 def tidescan_argv(lab: Lab, rate: int, ports: str, out: str, wait: int,
-                  senders: str | None) -> list[str]:
-    argv = [sys.executable, "-m", "tidescan", lab.target_range, f"-p{ports}", "--rate", str(rate),
+                  senders: str | None, cmd: str | None = None) -> list[str]:
+    argv = [*tidescan_cmd(cmd), lab.target_range, f"-p{ports}", "--rate", str(rate),
             "--wait", str(wait), "--adapter", lab.scan_if, "-oB", out, "--nostatus"]
     if senders and senders != "auto":
         argv += ["--senders", senders]
@@ -482,12 +491,13 @@ class Bench:
         return out
 
     def _one(self, lab: Lab, scenario: int, tool: str, senders: str | None, rate: int, rnd: int,
-             counter: RxCounter, poker: Poker, truth: np.ndarray, workdir: str,
+             counter: RxCounter, poker: Poker, truth: np.ndarray | None, workdir: str,
              stop_early: bool = False) -> Run:
         out = os.path.join(workdir, f"s{scenario}-{tool}-{senders}-{rate}-{rnd}.bin")
         label = "masscan" if tool == "masscan" else tidescan_label(senders)
         argv = (masscan_argv(lab, rate, self.args.ports, out, self.args.wait) if tool == "masscan"
-                else tidescan_argv(lab, rate, self.args.ports, out, self.args.wait, senders))
+                else tidescan_argv(lab, rate, self.args.ports, out, self.args.wait, senders,
+                                   self.args.tidescan_cmd))
         run = Run(scenario, tool, label, rate, rnd)
         execute(lab, run, argv, truth_keys=truth, counter=counter, poker=poker, out_path=out,
                 stop_after_first_syn=stop_early, timeout=self.args.timeout)
@@ -497,7 +507,8 @@ class Bench:
         self.log(row(run))
         return run
 
-    def with_lab(self, sink: bool, body: Callable[[Lab, RxCounter, Poker, np.ndarray, str], None]) -> None:
+    def with_lab(self, sink: bool,
+                 body: Callable[[Lab, RxCounter, Poker, np.ndarray, str], None]) -> None:
         with make_lab(sink, self.args.size, self.ports, self.dense) as lab, \
                 tempfile.TemporaryDirectory(prefix="tsbench-") as workdir:
             install_counters(lab)
@@ -517,10 +528,12 @@ class Bench:
     # -- scenario 1: TX to a sink -----------------------------------------------------------------
     def scenario1(self) -> None:
         a = self.args
-        self.log(f"\n## Scenario 1: TX to a sink, {a.size_text} x {a.ports} ports, --rate {a.rate1}")
+        self.log(f"\n## Scenario 1: TX to a sink, {a.size_text} x {a.ports} ports, "
+                 f"--rate {a.rate1}")
         self.log(HEADER)
 
-        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray, workdir: str) -> None:
+        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray,
+                 workdir: str) -> None:
             tools = self.tools()
             for rnd in range(a.repeat):
                 order = tools if rnd % 2 == 0 else tools[::-1]
@@ -533,7 +546,8 @@ class Bench:
         a = self.args
         self.log(f"\n## Scenario 2: full scan, target answers, {a.size_text} x {a.ports} ports")
 
-        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray, workdir: str) -> None:
+        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray,
+                 workdir: str) -> None:
             self.log(f"truth: {keys.size} open pairs")
             best: dict[tuple[str, str | None], int] = {}
             ladders: list[tuple[str, str | None, list[int]]] = []
@@ -542,7 +556,8 @@ class Bench:
             for s in a.senders2.split(","):
                 ladders.append(("tidescan", s, parse_rates(a.tidescan_rates)))
             if a.search:
-                self.log("### search: one run per rate (interleaved); best = fastest run with 100 %")
+                self.log("### search: one run per rate (interleaved); "
+                         "best = fastest run with 100 %")
                 self.log(HEADER)
                 depth = max(len(rates) for _, _, rates in ladders)
                 tried: dict[tuple[str, str | None], list[Run]] = {}
@@ -556,8 +571,11 @@ class Bench:
                     ok = [r for r in rs if r.complete and r.returncode == 0]
                     if ok:
                         best[key] = max(ok, key=lambda r: r.probes_per_s).rate
-                    else:
-                        self.log(f"{rs[0].config}: no rate found 100 % of the truth")
+                    else:   # none complete: the run that found the most (then the fastest)
+                        b = max(rs, key=lambda r: (r.found, r.probes_per_s))
+                        best[key] = b.rate
+                        self.log(f"{rs[0].config}: no rate found 100 % of the truth; using "
+                                 f"{b.rate} (found {b.found}/{b.truth_open})")
             else:
                 for tool, senders, rates in ladders:
                     best[(tool, senders)] = rates[-1]
@@ -581,16 +599,17 @@ class Bench:
                  "(tidescan only)")
         self.log(HEADER)
 
-        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray, workdir: str) -> None:
+        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray,
+                 workdir: str) -> None:
             for rnd in range(a.repeat3):
                 for senders in a.senders3.split(","):
-                    argv = [sys.executable, "-m", "tidescan", a.offline_range, f"-p{a.offline_ports}",
+                    argv = [*tidescan_cmd(a.tidescan_cmd), a.offline_range, f"-p{a.offline_ports}",
                             "--offline", "--rate", "1000000000", "--nostatus"]
                     if senders != "auto":
                         argv += ["--senders", senders]
                     run = Run(3, "tidescan", tidescan_label(senders) + " offline", 10**9, rnd)
-                    execute(lab, run, argv, truth_keys=None, counter=None, poker=None, out_path=None,
-                            timeout=a.timeout)
+                    execute(lab, run, argv, truth_keys=None, counter=None, poker=None,
+                            out_path=None, timeout=a.timeout)
                     self.runs.append(run)
                     self.log(row(run))
         self.with_lab(True, body)
@@ -602,7 +621,8 @@ class Bench:
                  f"({a.size_text} x {a.ports}, --rate {a.rate1}, stopped after the first SYN)")
         self.log(HEADER)
 
-        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray, workdir: str) -> None:
+        def body(lab: Lab, counter: RxCounter, poker: Poker, keys: np.ndarray,
+                 workdir: str) -> None:
             tools = self.tools()
             for rnd in range(a.repeat4):
                 order = tools if rnd % 2 == 0 else tools[::-1]
@@ -638,43 +658,112 @@ def row(r: Run) -> str:
             f"{r.ring_drops:>5} {r.softnet_drops:>7}")
 
 
-def med(values: Sequence[float]) -> float:
+def med(values: Sequence[float | None]) -> float:
     vals = [v for v in values if v is not None]
     return statistics.median(vals) if vals else float("nan")
 
 
+def _f(v: float, spec: str = ".0f") -> str:
+    return "-" if v != v else format(v, spec)
+
+
+@dataclass
+class Medians:
+    config: str
+    n: int
+    rate: int
+    probes_per_s: float
+    frames_per_s: float
+    tx_s: float
+    wall_s: float
+    cpu_s: float
+    cpu_us_per_probe: float
+    maxrss_mib: float
+    tree_rss_mib: float
+    first_frame_ms: float
+    first_syn_ms: float
+    complete: int
+    ratios: list[float]     # tidescan / masscan probes/s, one per round with both
+
+
+def medians(runs: Sequence[Run], scenario: int) -> list[Medians]:
+    """Per config of one scenario (search runs excluded): medians, and per-round ratios."""
+    rs = [r for r in runs if r.scenario == scenario and r.round >= 0]
+    out = []
+    for cfg in dict.fromkeys(r.config for r in rs):
+        c = [r for r in rs if r.config == cfg]
+        ratios = []
+        if scenario != 4:
+            for r in c:
+                m = [x for x in rs if x.tool == "masscan" and x.round == r.round]
+                if r.tool == "tidescan" and m and m[0].probes_per_s > 0:
+                    ratios.append(r.probes_per_s / m[0].probes_per_s)
+        out.append(Medians(
+            cfg, len(c), c[0].rate, med([r.probes_per_s for r in c]),
+            med([r.frames_per_s for r in c]), med([r.tx_s for r in c]), med([r.wall_s for r in c]),
+            med([r.cpu_s for r in c]), med([r.cpu_s / r.probes * 1e6 for r in c if r.probes]),
+            med([r.maxrss_kib for r in c]) / 1024, med([r.tree_rss_peak_kib for r in c]) / 1024,
+            med([r.first_frame_ms for r in c]), med([r.first_syn_ms for r in c]),
+            sum(r.complete for r in c), ratios))
+    return out
+
+
 def summary(runs: Sequence[Run]) -> list[str]:
-    """Per scenario and config: medians; per round: tidescan/masscan ratios, then their median."""
+    """Plain-text medians per scenario and config, with the median per-round ratio."""
     lines = []
     for scn in sorted({r.scenario for r in runs}):
-        rs = [r for r in runs if r.scenario == scn and r.round >= 0]
-        if not rs:
+        ms = medians(runs, scn)
+        if not ms:
             continue
         lines.append(f"\n### Scenario {scn}: medians over rounds")
         lines.append(f"{'config':<26} {'n':>2} {'rate':>9} {'probes/s':>10} {'frames/s':>10} "
                      f"{'tx s':>6} {'wall s':>6} {'cpu s':>6} {'cpu us/probe':>12} {'maxrss':>7} "
                      f"{'1stfrm ms':>9} {'1stSYN ms':>9} {'100% runs':>9} {'ratio t/m':>9}")
-        configs = list(dict.fromkeys(r.config for r in rs))
-        for cfg in configs:
-            c = [r for r in rs if r.config == cfg]
-            ratios = []
-            for r in c:
-                if r.tool == "tidescan":
-                    m = [x for x in rs if x.tool == "masscan" and x.round == r.round]
-                    if m and m[0].probes_per_s > 0:
-                        ratios.append(r.probes_per_s / m[0].probes_per_s)
-            if scn == 4:
-                ratios = []
-            cpu_per_probe = med([r.cpu_s / r.probes * 1e6 for r in c if r.probes])
+        for m in ms:
+            ratio = f"{med(m.ratios):.2f}x" if m.ratios else "-"
             lines.append(
-                f"{cfg:<26} {len(c):>2} {c[0].rate:>9} {med([r.probes_per_s for r in c]):>10,.0f} "
-                f"{med([r.frames_per_s for r in c]):>10,.0f} {med([r.tx_s for r in c]):>6.2f} "
-                f"{med([r.wall_s for r in c]):>6.2f} {med([r.cpu_s for r in c]):>6.2f} "
-                f"{cpu_per_probe:>12.2f} {med([r.maxrss_kib for r in c]) / 1024:>6.0f}M "
-                f"{med([r.first_frame_ms for r in c]):>9.0f} {med([r.first_syn_ms for r in c]):>9.0f} "
-                f"{sum(r.complete for r in c):>4}/{len(c):<4} "
-                f"{(f'{med(ratios):.2f}x' if ratios else '-'):>9}")
+                f"{m.config:<26} {m.n:>2} {m.rate:>9} {m.probes_per_s:>10,.0f} "
+                f"{m.frames_per_s:>10,.0f} {m.tx_s:>6.2f} {m.wall_s:>6.2f} {m.cpu_s:>6.2f} "
+                f"{m.cpu_us_per_probe:>12.2f} {m.maxrss_mib:>6.0f}M {_f(m.first_frame_ms):>9} "
+                f"{_f(m.first_syn_ms):>9} {m.complete:>4}/{m.n:<4} {ratio:>9}")
     return lines
+
+
+def markdown(runs: Sequence[Run]) -> list[str]:
+    """`summary`'s medians as Markdown tables, plus every run (for docs/benchmarks.md)."""
+    out = []
+    for scn in sorted({r.scenario for r in runs}):
+        ms = medians(runs, scn)
+        if not ms:
+            continue
+        out += [f"\n**Scenario {scn}: medians**\n",
+                "| config | runs | --rate | probes/s | frames/s | tx s | wall s | CPU s "
+                "| CPU us/probe "
+                "| peak RSS (largest process / tree sum) | exec to 1st frame / 1st SYN, ms "
+                "| 100 % runs | ratio t/m (median of per-round ratios) |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for m in ms:
+            ratio = (f"{med(m.ratios):.2f}x (" + ", ".join(f"{x:.2f}" for x in m.ratios) + ")"
+                     if m.ratios else "-")
+            out.append(
+                f"| {m.config} | {m.n} | {m.rate:,} | {m.probes_per_s:,.0f} "
+                f"| {m.frames_per_s:,.0f} "
+                f"| {m.tx_s:.2f} | {m.wall_s:.2f} | {m.cpu_s:.2f} | {m.cpu_us_per_probe:.2f} "
+                f"| {m.maxrss_mib:.0f} / {m.tree_rss_mib:.0f} MiB "
+                f"| {_f(m.first_frame_ms)} / {_f(m.first_syn_ms)} | {m.complete}/{m.n} | {ratio} |")
+        out += [f"\n<details><summary>Scenario {scn}: every run</summary>\n", "```", HEADER]
+        out += [row(r) for r in runs if r.scenario == scn]
+        out += ["```", "</details>"]
+    return out
+
+
+def load_runs(paths: Sequence[str]) -> list[Run]:
+    names = {f.name for f in fields(Run)}
+    runs = []
+    for path in paths:
+        for d in json.loads(Path(path).read_text())["runs"]:
+            runs.append(Run(**{k: v for k, v in d.items() if k in names}))
+    return runs
 
 
 def machine() -> dict[str, Any]:
@@ -723,17 +812,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="tidescan --senders values for scenarios 1 and 4 (default auto,1,3)")
     p.add_argument("--senders2", default="auto", help="tidescan --senders values for scenario 2")
     p.add_argument("--senders3", default="auto,1", help="tidescan --senders values for scenario 3")
-    p.add_argument("--masscan-rates", default="100000,150000,200000",
+    p.add_argument("--masscan-rates", default="100000,10000000",
                    help="scenario 2: masscan rates to try (the last one if --no-search)")
-    p.add_argument("--tidescan-rates", default="150000,250000,400000",
+    p.add_argument("--tidescan-rates", default="150000,200000,250000",
                    help="scenario 2: tidescan rates to try (the last one if --no-search)")
     p.add_argument("--no-search", dest="search", action="store_false",
                    help="scenario 2: no search, run the last rate of each list")
     p.add_argument("--offline-range", default="10.0.0.0/8")
     p.add_argument("--offline-ports", default="1-10")
     p.add_argument("--no-masscan", action="store_true", help="tidescan only")
+    p.add_argument("--tidescan-cmd", help="command that starts tidescan (default: this python "
+                   "-m tidescan), e.g. to compare a patched variant")
     p.add_argument("--timeout", type=float, default=900, help="per run, seconds")
     p.add_argument("--json", help="write every run and the machine description here")
+    p.add_argument("--report", nargs="+", metavar="JSON",
+                   help="no runs: print Markdown tables from JSON files written by --json")
     a = p.parse_args(argv)
     a.size_text = f"10.112.0.0/{a.size}"
     return a
@@ -741,6 +834,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = parse_args(argv)
+    if a.report:
+        print("\n".join(markdown(load_runs(a.report))))
+        return 0
     if os.geteuid() != 0:
         print("run_bench: needs root (network namespaces)", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ def test_bench_runs_end_to_end_and_tidescan_finds_the_truth(tmp_path: Path) -> N
     argv = [sys.executable, str(BENCH), "--scenarios", "1,2,3,4", "--size", str(SIZE),
             "--ports", PORTS, "--repeat", "1", "--repeat3", "1", "--repeat4", "1",
             "--senders", "auto", "--senders3", "1", "--no-search",
-            "--masscan-rates", "50000", "--tidescan-rates", "100000",
+            "--masscan-rates", "50000", "--tidescan-rates", "20000",
             "--offline-range", "10.0.0.0/20", "--offline-ports", PORTS, "--wait", "1",
             "--timeout", "60", "--json", str(out)]
     if shutil.which("masscan") is None:
