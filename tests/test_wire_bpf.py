@@ -220,3 +220,32 @@ def test_kernel_applies_the_scanner_filter(veth_pair: netns.VethPair) -> None:
         assert tx.send(buf, lens) == len(frames)
         got = [t for t in map(tag_of, frames_of(drain(ring))) if t is not None]
     assert sorted(got) == sorted(want)
+
+
+def test_scanner_filter_drop_rst_drops_only_rsts() -> None:
+    """`drop_rst=True` drops TCP RSTs (v4 with IP options too, and v6) and keeps everything else."""
+    from scapy.layers.inet import IP, TCP, UDP, ICMP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+
+    from tidescan.wire.bpf import run, scanner_filter
+
+    me4, me6 = "10.0.0.9", "fd00::9"
+    keep = scanner_filter([(0x0A000009, 0x0A000009)], 0xFD00 << 112 | 9, 61000, 61000)
+    drop = scanner_filter([(0x0A000009, 0x0A000009)], 0xFD00 << 112 | 9, 61000, 61000, drop_rst=True)
+    eth = Ether(dst="02:00:00:00:00:01", src="02:00:00:00:00:02")
+    frames = {
+        "rst4": (eth / IP(src="10.1.1.1", dst=me4) / TCP(sport=80, dport=61000, flags="RA"), False),
+        "rst4opt": (eth / IP(src="10.1.1.1", dst=me4, options=b"\x01\x01\x01\x00") /
+                    TCP(sport=80, dport=61000, flags="R"), False),
+        "rst6": (eth / IPv6(src="fd00::1", dst=me6) / TCP(sport=80, dport=61000, flags="RA"), False),
+        "synack4": (eth / IP(src="10.1.1.1", dst=me4) / TCP(sport=80, dport=61000, flags="SA"), True),
+        "synack6": (eth / IPv6(src="fd00::1", dst=me6) / TCP(sport=80, dport=61000, flags="SA"), True),
+        "data4": (eth / IP(src="10.1.1.1", dst=me4) / TCP(sport=80, dport=61000, flags="PA") / b"x", True),
+        "udp4": (eth / IP(src="10.1.1.1", dst=me4) / UDP(sport=53, dport=61000), True),
+        "icmp4": (eth / IP(src="10.1.1.1", dst=me4) / ICMP(type=0), True),
+    }
+    for name, (pkt, kept) in frames.items():
+        raw = bytes(pkt)
+        assert run(keep, raw) > 0, name
+        assert (run(drop, raw) > 0) == kept, name

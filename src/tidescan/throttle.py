@@ -32,9 +32,9 @@ class Throttle:
         self.max_batch = max(1, int(max_batch))
         # Never allow less than one probe of burst, nor more than max_batch.
         self.burst = max(1.0, min(self.rate * burst, float(self.max_batch)))
-        # Wait for a worthwhile batch (about 0.5 ms of probes) rather than waking up per token:
-        # at millions of pps, waking for one probe would cost a syscall and a Python loop each.
-        self.min_batch = max(1.0, min(self.rate * 0.0005, self.burst))
+        # Wait for a worthwhile batch (about 5 ms of probes) rather than waking up per token: a
+        # sender step has ~0.7 ms of fixed cost (docs/benchmarks.md), so tiny steps waste a core.
+        self.min_batch = max(1.0, min(self.rate * 0.005, self.burst))
         self._clock = clock
         self._sleep = sleep
         self._start = clock()
