@@ -554,7 +554,8 @@ class BannerServers:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)   # sshd's privilege separation dir
         spec = {"hostname": HOSTNAME, "workdir": wd, "commands": server_commands(wd),
                 "mounts": [[f"{wd}/hosts", "/etc/hosts"],
-                           [f"{wd}/resolv.conf", "/etc/resolv.conf"]]}
+                           [f"{wd}/resolv.conf", "/etc/resolv.conf"]],
+                "keep_tmp": tmp_paths_in_use()}
         Path(wd, "spec.json").write_text(json.dumps(spec))
         argv = [_which("setpriv"), "--pdeathsig", "KILL", "--",
                 _which("unshare"), "--pid", "--fork", "--kill-child=SIGKILL", "--uts", "--mount",
@@ -628,11 +629,39 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
+def tmp_paths_in_use() -> list[str]:
+    """Top-level entries of /tmp that this Python needs (interpreter, venv, our own code): the
+    servers' private /tmp must keep them visible (a CI checkout or a venv may live in /tmp)."""
+    wanted = {sys.executable, sys.prefix, sys.base_prefix, __file__, *sys.path}
+    keep = set()
+    for path in wanted:
+        real = os.path.realpath(path) if path else ""
+        for p in (path, real):
+            if p and p.startswith("/tmp/"):
+                keep.add("/tmp/" + p[len("/tmp/"):].split("/", 1)[0])
+    return sorted(keep)
+
+
+def _private_tmp(keep: list[str], save: str) -> None:
+    """A fresh tmpfs on /tmp, with the `keep` entries of the old /tmp bind-mounted back."""
+    if keep:
+        os.makedirs(save, exist_ok=True)
+        _mount("/tmp", save, None, MS_BIND, None)
+    _mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777,size=64m")
+    for path in keep:
+        old = os.path.join(save, path[len("/tmp/"):])
+        if os.path.isdir(old):
+            os.makedirs(path, exist_ok=True)
+        else:
+            Path(path).touch()
+        _mount(old, path, None, MS_BIND, None)
+
+
 def supervise(spec_path: str) -> int:
     """PID 1 of the servers' PID namespace: set up, start every server, reap, die on SIGTERM."""
     spec = json.loads(Path(spec_path).read_text())
     socket.sethostname(spec["hostname"])
-    _mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777,size=64m")
+    _private_tmp(spec.get("keep_tmp", []), os.path.join(spec["workdir"], "host-tmp"))
     for src, dst in spec["mounts"]:
         _mount(src, dst, None, MS_BIND, None)
     stop = False
