@@ -109,6 +109,13 @@ class BannerSession:
         """
         if self._heur_full:
             return []
+        if not self._heur and not self._anchored_failed and len(data) < self.cfg.max_banner:
+            # Fast path (most connections): the first segment identifies the protocol by
+            # itself.  Same result as below with an empty ``heur``, without the copies.
+            first = identify(data, self.port, self.sent)
+            if isinstance(first, Match):
+                self.parser = make_parser(first.proto, self.cfg, self.port, self.server_name)
+                return self._run(self.parser.feed, data, now)
         before = len(self._heur)
         self._heur += data[:self.cfg.max_banner - before]
         if len(self._heur) >= self.cfg.max_banner:

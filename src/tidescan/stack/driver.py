@@ -69,7 +69,8 @@ from numpy.typing import ArrayLike, NDArray
 from tidescan.banners.base import Banner, Close, Send
 from tidescan.output.record import Record
 from tidescan.stack import tcb_table as T
-from tidescan.stack.segments import ACK, FIN, PSH, RST, SYN, SegmentBatch, SegmentTemplate
+from tidescan.stack.segments import (ACK, FIN, PSH, RST, SYN, SegmentBatch, SegmentTemplate,
+                                     join_frames)
 from tidescan.stack.tcb_table import TcbTable, map_v4
 from tidescan.stack.timers import NEVER, TimerTable
 
@@ -79,6 +80,7 @@ __all__ = ["Stack", "StackOutput", "StackStats", "ConnInfo", "Session", "Session
 M32 = 0xFFFFFFFF
 _CLOSE = Close()
 ESTABLISHED, FIN_WAIT = 1, 2          # values of the `state` column (0 = free)
+CLOSE_CHUNK = 8192                    # connections closed per rendering step in close_all
 
 
 class Session(Protocol):
@@ -227,6 +229,7 @@ class Stack:
         self._batch = SegmentBatch()
         self._records: list[Record] = []
         self._need_ack: dict[int, None] = {}
+        self._dirty: dict[int, None] = {}      # slots whose deadline is recomputed in _finish
 
     @classmethod
     def for_scan(cls, cfg: Any, identity: Any, banner_config: Any = None,
@@ -304,13 +307,16 @@ class Stack:
             batch.ack.extend(tbl.rcv_nxt[s].tolist())
             batch.flags.extend([ACK] * int(s.size))
             batch.payload.extend([b""] * int(s.size))
+            sessions, factory, dirty, state = self.sessions, self.factory, self._dirty, tbl.v_state
+            hello_now = self.hello_timeout <= 0
             for slot, port in zip(s.tolist(), pt[new].tolist()):
-                sess = self.sessions[slot] = self.factory(int(port), now)
-                self._apply(slot, self._call(slot, sess.on_connect, now), now)
-                if self.hello_timeout <= 0 and tbl.state[slot]:
+                sess = sessions[slot] = factory(port, now)
+                acts = self._call(slot, sess.on_connect, now)
+                if acts:
+                    self._apply(slot, acts, now)
+                if hello_now and state[slot]:
                     self._hello(slot, now)
-                if tbl.state[slot]:
-                    self._rearm(slot)
+                dirty[slot] = None
         return self._finish()
 
     def on_segments(self, parsed: Any, rows: ArrayLike, now: float) -> StackOutput:
@@ -330,46 +336,69 @@ class Stack:
         if hit.size == 0:
             return self._finish()
         r = rows[hit]
-        wire_len = np.maximum(parsed.ip_end[r] - parsed.payload_off[r], 0)
-        cols = zip(hit.tolist(), slots[hit].tolist(), parsed.tcp_flags[r].tolist(),
-                   parsed.seq[r].tolist(), parsed.ack[r].tolist(), wire_len.tolist())
-        state = tbl.state
-        for i, slot, flags, seq, ack, length in cols:
+        off = parsed.payload_off[r]
+        wire_len = np.maximum(parsed.ip_end[r] - off, 0)
+        cols = zip(r.tolist(), slots[hit].tolist(), parsed.tcp_flags[r].tolist(),
+                   parsed.seq[r].tolist(), parsed.ack[r].tolist(), wire_len.tolist(),
+                   off.tolist(), parsed.payload_len[r].tolist())
+        state = tbl.v_state
+        segment = self._segment
+        n = 0
+        for row, slot, flags, seq, ack, length, poff, plen in cols:
             if not state[slot]:
                 continue                          # destroyed by an earlier row of this block
-            self.stats.segments += 1
-            self._segment(slot, int(rows[i]), parsed, flags, seq, ack, length, now)
+            n += 1
+            segment(slot, row, parsed, flags, seq, ack, length, now, poff, plen)
+        self.stats.segments += n
         return self._finish()
 
     def on_timer(self, now: float) -> StackOutput:
         """Handle every deadline that has passed (call it every loop iteration; cheap when
         nothing is due)."""
         tbl = self.table
+        state, created, rto_at, idle_at, flags = (tbl.v_state, tbl.v_created, tbl.v_rto_at,
+                                                   tbl.v_idle_at, tbl.v_flags)
+        ctimeout, htimeout, dirty = self.connection_timeout, self.hello_timeout, self._dirty
         for slot in self.timers.due(now, tbl.used).tolist():
-            if not tbl.state[slot]:
+            if not state[slot]:
                 continue
-            if now >= tbl.created[slot] + self.connection_timeout:
+            if now >= created[slot] + ctimeout:
                 self._destroy(slot, now, "timeout", fin=True, rst=True)
                 continue
-            if tbl.rto_at[slot] <= now:
+            if rto_at[slot] <= now:
                 self._retransmit(slot, now)
-                if not tbl.state[slot]:
+                if not state[slot]:
                     continue
-            if tbl.idle_at[slot] <= now:
+            if idle_at[slot] <= now:
                 self._destroy(slot, now, "linger", rst=True)
                 continue
-            if not tbl.flags[slot] & T.FLAG_HELLO_DONE and now >= tbl.created[slot] + self.hello_timeout:
+            if not flags[slot] & T.FLAG_HELLO_DONE and now >= created[slot] + htimeout:
                 self._hello(slot, now)
-                if not tbl.state[slot]:
+                if not state[slot]:
                     continue
-            self._rearm(slot)
+            dirty[slot] = None
         return self._finish()
 
     def close_all(self, now: float) -> StackOutput:
-        """Shutdown: RST every connection and flush every session's banners."""
-        for slot in self.table.live_slots().tolist():
-            self._destroy(slot, now, "shutdown", rst=True)
-        return self._finish()
+        """Shutdown: RST every connection and flush every session's banners.
+
+        Done `CLOSE_CHUNK` connections at a time (each chunk rendered before the next), so the
+        pending-segment lists never hold the whole table: with 100k connections open, a single
+        pass would be the scan's memory peak."""
+        slots = self.table.live_slots().tolist()
+        if len(slots) <= CLOSE_CHUNK:
+            for slot in slots:
+                self._destroy(slot, now, "shutdown", rst=True)
+            return self._finish()
+        parts, records = [], []
+        for i in range(0, len(slots), CLOSE_CHUNK):
+            for slot in slots[i:i + CLOSE_CHUNK]:
+                self._destroy(slot, now, "shutdown", rst=True)
+            out = self._finish()
+            parts.append((out.frames, out.lengths))
+            records += out.records
+        frames, lengths = join_frames(parts)
+        return StackOutput(frames, lengths, records)
 
     def next_deadline(self) -> float:
         """A lower bound of the earliest pending deadline (inf if none)."""
@@ -394,10 +423,12 @@ class Stack:
     # ================================================================================ per segment
 
     def _segment(self, slot: int, row: int, parsed: Any, flags: int, seq: int, ack: int,
-                 length: int, now: float) -> None:
+                 length: int, now: float, poff: int | None = None, plen: int | None = None) -> None:
+        """One segment of a live connection (`poff`/`plen`: the row's payload offset and
+        captured payload length, if the caller already has them)."""
         tbl = self.table
         if flags & RST:
-            if (seq - int(tbl.rcv_nxt[slot])) & M32 <= self.window:
+            if (seq - tbl.v_rcv_nxt[slot]) & M32 <= self.window:
                 self._destroy(slot, now, "rst")
             else:
                 self.stats.bad_rst += 1
@@ -409,11 +440,12 @@ class Stack:
             return
         if not flags & ACK:
             return                              # RFC 793: no ACK bit, drop
-        self._on_ack(slot, ack, now)
+        if ack != tbl.v_snd_una[slot]:
+            self._on_ack(slot, ack, now)
         fin = flags & FIN
         if not length and not fin:
             return                              # a bare ACK
-        rcv = int(tbl.rcv_nxt[slot])
+        rcv = tbl.v_rcv_nxt[slot]
         d = (seq - rcv) & M32
         if d and d < 0x80000000:                # starts beyond rcv_nxt: drop, peer resends
             self.stats.out_of_order += 1
@@ -428,102 +460,113 @@ class Stack:
             self.stats.trimmed += 1
         new_len = length - trim
         if new_len > 0:
-            tbl.rcv_nxt[slot] = (rcv + new_len) & M32
-            f = int(tbl.flags[slot])
-            tbl.flags[slot] = f | T.FLAG_GOT_DATA | T.FLAG_HELLO_DONE
-            if tbl.idle_at[slot] != NEVER:
-                tbl.idle_at[slot] = now + self.linger
+            tbl.v_rcv_nxt[slot] = (rcv + new_len) & M32
+            tbl.v_flags[slot] |= T.FLAG_GOT_DATA | T.FLAG_HELLO_DONE
+            if tbl.v_idle_at[slot] != NEVER:
+                tbl.v_idle_at[slot] = now + self.linger
             self._need_ack[slot] = None
             self.stats.bytes_in += new_len
-            off = int(parsed.payload_off[row]) + trim
-            end = off + min(new_len, int(parsed.payload_len[row]) - trim)
+            if poff is None or plen is None:
+                poff, plen = int(parsed.payload_off[row]), int(parsed.payload_len[row])
+            off = poff + trim
+            end = off + min(new_len, plen - trim)
             sess = self.sessions[slot]
             if end > off and sess is not None:
-                self._apply(slot, self._call(slot, sess.feed, parsed.frames[row, off:end].tobytes(), now),
-                            now)
-                if not tbl.state[slot]:
-                    return
+                acts = self._call(slot, sess.feed, parsed.frames[row, off:end].tobytes(), now)
+                if acts:
+                    self._apply(slot, acts, now)
+                    if not tbl.v_state[slot]:
+                        return
         if fin:
-            tbl.rcv_nxt[slot] = (int(tbl.rcv_nxt[slot]) + 1) & M32
-            tbl.flags[slot] |= T.FLAG_THEIR_FIN
+            tbl.v_rcv_nxt[slot] = (tbl.v_rcv_nxt[slot] + 1) & M32
+            tbl.v_flags[slot] |= T.FLAG_THEIR_FIN
             self._destroy(slot, now, "fin", fin=True)
             return
-        self._rearm(slot)
+        self._dirty[slot] = None
 
     def _on_ack(self, slot: int, ack: int, now: float) -> None:
         tbl = self.table
-        una = int(tbl.snd_una[slot])
+        una = tbl.v_snd_una[slot]
+        nxt = tbl.v_snd_nxt[slot]
         n = (ack - una) & M32
-        if n == 0 or n > (int(tbl.snd_nxt[slot]) - una) & M32:
+        if n == 0 or n > (nxt - una) & M32:
             return                              # nothing new, or acks what we never sent
         q = self.outq.get(slot)
         qlen = len(q) if q else 0
         if n >= qlen:
             self.outq.pop(slot, None)
             if n > qlen:
-                tbl.flags[slot] |= T.FLAG_FIN_ACKED
+                tbl.v_flags[slot] |= T.FLAG_FIN_ACKED
         else:
             self.outq[slot] = q[n:]             # type: ignore[index]
-        tbl.snd_una[slot] = ack
-        tbl.retries[slot] = 0
-        tbl.rto_at[slot] = NEVER if ack == tbl.snd_nxt[slot] else now + self.rto
-        self._rearm(slot)
+        tbl.v_snd_una[slot] = ack
+        tbl.v_retries[slot] = 0
+        tbl.v_rto_at[slot] = NEVER if ack == nxt else now + self.rto
+        self._dirty[slot] = None
 
     # ================================================================================ actions
 
     def _apply(self, slot: int, actions: Iterable[Any], now: float) -> None:
         """Carry out a session's actions: records for banners, segments for data, FIN on close."""
-        tbl = self.table
         closing = False
         for a in actions:
-            if isinstance(a, Banner):
+            cls = type(a)                       # exact types first: isinstance is the fallback
+            if cls is Banner:
                 self._record(slot, a.app, a.text, now)
-            elif isinstance(a, Send):
+            elif cls is Close:
+                closing = True
+            elif cls is Send or isinstance(a, Send):
                 if a.data:
                     self._send(slot, bytes(a.data), now)
+            elif isinstance(a, Banner):
+                self._record(slot, a.app, a.text, now)
             elif isinstance(a, Close):
                 closing = True
             # Upgrade: the session handles it (it sends the new protocol's hello itself)
-        if closing and not tbl.flags[slot] & T.FLAG_FIN_QUEUED:
-            tbl.flags[slot] |= T.FLAG_FIN_QUEUED | T.FLAG_HELLO_DONE
-            self._send_fin(slot, now)
+        if closing:
+            flags = self.table.v_flags
+            if not flags[slot] & T.FLAG_FIN_QUEUED:
+                flags[slot] |= T.FLAG_FIN_QUEUED | T.FLAG_HELLO_DONE
+                self._send_fin(slot, now)
 
     def _send(self, slot: int, data: bytes, now: float) -> None:
         tbl = self.table
-        if tbl.flags[slot] & T.FLAG_FIN_SENT:
+        flags = tbl.v_flags
+        if flags[slot] & T.FLAG_FIN_SENT:
             self.stats.send_after_fin += 1
             return
-        tbl.flags[slot] |= T.FLAG_HELLO_DONE
-        nxt, rcv = int(tbl.snd_nxt[slot]), int(tbl.rcv_nxt[slot])
+        flags[slot] |= T.FLAG_HELLO_DONE
+        nxt, rcv = tbl.v_snd_nxt[slot], tbl.v_rcv_nxt[slot]
         self.outq[slot] = self.outq.get(slot, b"") + data
         mss, add = self.mss, self._batch.add
         for i in range(0, len(data), mss):
             add(slot, nxt + i, rcv, PSH | ACK, data[i:i + mss])
-        tbl.snd_nxt[slot] = (nxt + len(data)) & M32
+        tbl.v_snd_nxt[slot] = (nxt + len(data)) & M32
         self._need_ack.pop(slot, None)
-        if tbl.rto_at[slot] == NEVER:
-            tbl.rto_at[slot] = now + self.rto
-        self._rearm(slot)
+        if tbl.v_rto_at[slot] == NEVER:
+            tbl.v_rto_at[slot] = now + self.rto
+        self._dirty[slot] = None
 
     def _send_fin(self, slot: int, now: float) -> None:
         tbl = self.table
-        if tbl.flags[slot] & T.FLAG_FIN_SENT:
+        flags = tbl.v_flags
+        if flags[slot] & T.FLAG_FIN_SENT:
             return
-        nxt = int(tbl.snd_nxt[slot])
-        self._batch.add(slot, nxt, int(tbl.rcv_nxt[slot]), FIN | ACK)
+        nxt = tbl.v_snd_nxt[slot]
+        self._batch.add(slot, nxt, tbl.v_rcv_nxt[slot], FIN | ACK)
         self._need_ack.pop(slot, None)
-        tbl.snd_nxt[slot] = (nxt + 1) & M32
-        tbl.flags[slot] |= T.FLAG_FIN_SENT
-        tbl.state[slot] = FIN_WAIT
-        if tbl.rto_at[slot] == NEVER:
-            tbl.rto_at[slot] = now + self.rto
-        tbl.idle_at[slot] = now + self.linger
-        self._rearm(slot)
+        tbl.v_snd_nxt[slot] = (nxt + 1) & M32
+        flags[slot] |= T.FLAG_FIN_SENT
+        tbl.v_state[slot] = FIN_WAIT
+        if tbl.v_rto_at[slot] == NEVER:
+            tbl.v_rto_at[slot] = now + self.rto
+        tbl.v_idle_at[slot] = now + self.linger
+        self._dirty[slot] = None
 
     def _hello(self, slot: int, now: float) -> None:
-        tbl = self.table
-        f = int(tbl.flags[slot])
-        tbl.flags[slot] = f | T.FLAG_HELLO_DONE
+        flags = self.table.v_flags
+        f = flags[slot]
+        flags[slot] = f | T.FLAG_HELLO_DONE
         if f & (T.FLAG_GOT_DATA | T.FLAG_HELLO_DONE):
             return
         sess = self.sessions[slot]
@@ -556,9 +599,9 @@ class Stack:
                  rst: bool = False) -> None:
         """End a connection: optional FIN(-ACK) and/or RST, flush the session, free the slot."""
         tbl = self.table
-        f = int(tbl.flags[slot])
-        rcv = int(tbl.rcv_nxt[slot])
-        nxt = int(tbl.snd_nxt[slot])
+        f = tbl.v_flags[slot]
+        rcv = tbl.v_rcv_nxt[slot]
+        nxt = tbl.v_snd_nxt[slot]
         if fin and not f & T.FLAG_FIN_SENT:
             self._batch.add(slot, nxt, rcv, FIN | ACK)
             nxt = (nxt + 1) & M32
@@ -567,12 +610,15 @@ class Stack:
         if rst:
             self._batch.add(slot, nxt, rcv, RST | ACK)
         self._need_ack.pop(slot, None)
+        self._dirty.pop(slot, None)
         sess = self.sessions[slot]
         self.sessions[slot] = None
-        self.outq.pop(slot, None)
+        if self.outq:
+            self.outq.pop(slot, None)
         self.timers.cancel(slot)
         tbl.remove(slot)
-        self.stats.closed[reason] = self.stats.closed.get(reason, 0) + 1
+        closed = self.stats.closed
+        closed[reason] = closed.get(reason, 0) + 1
         if sess is not None:
             for a in self._call(slot, sess.on_close, now):
                 if isinstance(a, Banner):
@@ -592,23 +638,39 @@ class Stack:
             return [_CLOSE]
 
     def _rearm(self, slot: int) -> None:
+        """Recompute the slot's deadline at the end of this call (see `_rearm_dirty`)."""
+        self._dirty[slot] = None
+
+    def _rearm_dirty(self) -> None:
+        """Deadlines of every connection touched in this call, vectorized: the earliest of the
+        connection timeout, the retransmit and linger deadlines, and the hello timeout while
+        no hello/data has happened."""
+        dirty = self._dirty
+        if not dirty:
+            return
         tbl = self.table
-        created = float(tbl.created[slot])
-        d = min(created + self.connection_timeout, float(tbl.rto_at[slot]), float(tbl.idle_at[slot]))
-        if not tbl.flags[slot] & T.FLAG_HELLO_DONE:
-            d = min(d, created + self.hello_timeout)
-        self.timers.arm(slot, d)
+        s = np.fromiter(dirty, np.intp, len(dirty))
+        dirty.clear()
+        s = s[tbl.state[s] != 0]
+        if not s.size:
+            return
+        created = tbl.created[s]
+        d = np.minimum(np.minimum(created + self.connection_timeout, tbl.rto_at[s]), tbl.idle_at[s])
+        waiting = (tbl.flags[s] & T.FLAG_HELLO_DONE) == 0
+        if waiting.any():
+            d = np.where(waiting, np.minimum(d, created + self.hello_timeout), d)
+        self.timers.arm_many(s, d)
 
     def _record(self, slot: int, app: str, text: bytes, now: float) -> None:
         tbl = self.table
-        lo = int(tbl.them_lo[slot])
-        if tbl.flags[slot] & T.FLAG_V6:
-            ip, version = (int(tbl.them_hi[slot]) << 64) | lo, 6
+        lo = tbl.v_them_lo[slot]
+        if tbl.v_flags[slot] & T.FLAG_V6:
+            ip, version = (tbl.v_them_hi[slot] << 64) | lo, 6
         else:
             ip, version = lo & M32, 4
         self._records.append(Record("banner", int(now + self.epoch_offset), ip, version,
-                                    int(tbl.port_them[slot]), "tcp", "open", 0,
-                                    int(tbl.ttl[slot]), app, bytes(text), None))
+                                    tbl.v_port_them[slot], "tcp", "open", 0,
+                                    tbl.v_ttl[slot], app, bytes(text), None))
 
     def _fit_capacity(self) -> None:
         cap = self.table.capacity
@@ -650,10 +712,13 @@ class Stack:
     def _finish(self) -> StackOutput:
         """End of a call: pending ACKs, render the frames, recycle freed slots."""
         tbl, batch = self.table, self._batch
-        for slot in self._need_ack:
-            if tbl.state[slot]:
-                batch.add(slot, int(tbl.snd_nxt[slot]), int(tbl.rcv_nxt[slot]), ACK)
-        self._need_ack.clear()
+        if self._need_ack:
+            state, snd_nxt, rcv_nxt, add = tbl.v_state, tbl.v_snd_nxt, tbl.v_rcv_nxt, batch.add
+            for slot in self._need_ack:
+                if state[slot]:
+                    add(slot, snd_nxt[slot], rcv_nxt[slot], ACK)
+            self._need_ack.clear()
+        self._rearm_dirty()
         if len(batch):
             frames, lengths = batch.build(self.tmpl4, tbl, self.tmpl6)
             self._batch = SegmentBatch()

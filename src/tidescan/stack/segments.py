@@ -33,6 +33,7 @@ __all__ = ["SegmentTemplate", "SegmentBatch", "join_frames", "empty_frames",
 
 FIN, SYN, RST, PSH, ACK = L.TCP_FIN, L.TCP_SYN, L.TCP_RST, L.TCP_PSH, L.TCP_ACK_FLAG
 _M32 = np.uint64(0xFFFFFFFF)
+BUILD_CHUNK = 8192          # rows rendered per SegmentTemplate.build call (bounds temporaries)
 
 
 def empty_frames() -> tuple[NDArray[np.uint8], NDArray[np.int32]]:
@@ -190,14 +191,16 @@ class SegmentBatch:
             ack = np.asarray(self.ack, np.uint32)
             flags = np.asarray(self.flags, np.uint8)
             has_data = any(self.payload)
-            for version, sel in ((4, np.flatnonzero(~v6)), (6, np.flatnonzero(v6))):
-                if not sel.size:
-                    continue
-                s = slots[sel]
-                pl = [self.payload[i] for i in sel.tolist()] if has_data else None
-                parts.append(tmpls[version].build(version, t.them_hi[s], t.them_lo[s],  # type: ignore[attr-defined]
-                                        t.port_them[s], t.me_hi[s], t.me_lo[s],  # type: ignore[attr-defined]
-                                        t.port_me[s], seq[sel], ack[sel], flags[sel], pl))  # type: ignore[attr-defined]
+            for version, sel_all in ((4, np.flatnonzero(~v6)), (6, np.flatnonzero(v6))):
+                # in chunks: a shutdown RSTs every connection at once, and one build over 100k
+                # rows would hold ~50 temporaries of that length at the same time
+                for c in range(0, sel_all.size, BUILD_CHUNK):
+                    sel = sel_all[c:c + BUILD_CHUNK]
+                    s = slots[sel]
+                    pl = [self.payload[i] for i in sel.tolist()] if has_data else None
+                    parts.append(tmpls[version].build(version, t.them_hi[s], t.them_lo[s],  # type: ignore[attr-defined]
+                                            t.port_them[s], t.me_hi[s], t.me_lo[s],  # type: ignore[attr-defined]
+                                            t.port_me[s], seq[sel], ack[sel], flags[sel], pl))  # type: ignore[attr-defined]
         if self.raw:
             for version in (4, 6):
                 rows = [r for r in self.raw if r[0] == (version == 6)]

@@ -63,6 +63,14 @@ class TimerTable:
         if when < self.next_due:
             self.next_due = when
 
+    def arm_many(self, slots: NDArray[np.intp], when: NDArray[np.float64]) -> None:
+        """Set the deadlines of several slots at once (each slot at most once)."""
+        if len(slots):
+            self.deadline[slots] = when
+            m = float(when.min())
+            if m < self.next_due:
+                self.next_due = m
+
     def cancel(self, slot: int) -> None:
         self.deadline[slot] = NEVER
 
