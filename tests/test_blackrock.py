@@ -145,3 +145,29 @@ def test_scalar_equals_vector_any_range(range_: int, seed: int, data: st.DataObj
     got = br.shuffle_array(np.array(idx, dtype=np.uint64)).tolist()
     assert got == [br.shuffle(i) for i in idx]
     assert [br.unshuffle(x) for x in got] == idx
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([9, 1000, 2**24 * 10, 2**30 - 7, 2**30 + 5, 2**33 + 1, 2**34]),
+       st.integers(0, 2**64 - 1), st.sampled_from([14, 3, 4]), st.data())
+def test_narrow_tables_equal_byte_table_reference(range_: int, seed: int, rounds: int,
+                                                  data: st.DataObject) -> None:
+    """The tabulated rounds run on uint16/uint32 halves; the byte-table path runs on uint64:
+    same permutation on random indexes (and the scalar reference on a few)."""
+    fast = BlackRock(range_, seed, rounds)
+    assert fast._tables is not None
+    assert fast._dtype == (np.uint16 if max(fast.a, fast.b) < 1 << 15 else np.uint32)
+    old = blackrock._TABLE_BYTES
+    try:
+        blackrock._TABLE_BYTES = 0
+        ref = BlackRock(range_, seed, rounds)
+    finally:
+        blackrock._TABLE_BYTES = old
+    assert ref._tables is None
+    n = data.draw(st.integers(1, 3000))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32)))
+    idx = rng.integers(0, range_, n, dtype=np.uint64)
+    got = fast.shuffle_array(idx)
+    assert got.dtype == np.uint64
+    assert np.array_equal(got, ref.shuffle_array(idx))
+    assert [int(g) for g in got[:5]] == [fast.shuffle(int(i)) for i in idx[:5]]

@@ -25,7 +25,9 @@ number are folded into the tables once, at construction), and bytes of R that ar
 (R < max(a, b)) fold into a per-round constant.  When `max(a, b)` is small enough (ranges up to
 about 2**34, i.e. the whole IPv4 space with a few ports), we go one step further and tabulate
 `F(j, R) mod modulus_j` for every possible R of every round (<= 16 MiB): a round is then one
-gather, one add and a branch-free conditional subtract, with no 64-bit division at all.  The rare R for
+gather, one add and a branch-free conditional subtract, with no 64-bit division at all, on the
+narrowest unsigned dtype that holds `2 * max(a, b)` (uint16 up to ranges of ~2**30: 14 tables of
+~26 KiB stay in L1; the gather and the three passes cost half of what uint64 did).  The rare R for
 which `L + F` could wrap past 2**64 are listed per round and recomputed exactly.
 
 The S-box is a data table (masscan's `sbox[]` in `crypto-blackrock.c`), taken from the project's
@@ -111,7 +113,9 @@ class BlackRock:
         self.a, self.b = _split(self.range)
         if self.a * self.b > _M64:
             raise ValueError(f"range_ {range_} too large (a*b must fit in 64 bits)")
-        self._tables: list[NDArray[np.uint64]] | None = None
+        self._tables: list[NDArray[np.unsignedinteger]] | None = None
+        self._dtype = np.dtype(np.uint64)  # of the halves in the tabulated rounds (_prepare)
+        self._moduli: list[NDArray[np.unsignedinteger]] = []
         self._wraps: list[NDArray[np.uint64]] = []
         self._byte_tables: list[tuple[int, list[NDArray[np.uint64]]]] = []
         if self.range > 0:
@@ -199,6 +203,10 @@ class BlackRock:
 
         sizes = [(self.b if j & 1 else self.a) for j in range(1, self.rounds + 1)]
         if sum(sizes) * 8 <= _TABLE_BYTES:
+            # Both halves and every table entry are < max(a, b), and a round adds two of them:
+            # the narrowest dtype that holds 2 * max(a, b) keeps the tables in L1 (uint16 up to
+            # ranges of ~2**30) and halves or quarters every pass.
+            self._dtype = np.dtype(np.uint16 if max(sizes, default=0) < 1 << 15 else np.uint32)
             self._tables = []
             for j, size in zip(range(1, self.rounds + 1), sizes):
                 r = np.arange(size, dtype=np.uint64)
@@ -206,7 +214,9 @@ class BlackRock:
                 mod = self._modulus(j)
                 # L + F wraps for some L < mod iff F > 2**64 - mod: keep those R for exact fixup.
                 self._wraps.append(r[f > np.uint64((1 << 64) - mod)])
-                self._tables.append(f % np.uint64(mod))
+                self._tables.append((f % np.uint64(mod)).astype(self._dtype))
+            self._moduli = [np.array(self._modulus(j), dtype=self._dtype)
+                            for j in range(1, self.rounds + 1)]
 
     def _f_array(self, j: int, r: NDArray[np.uint64],
                  out: NDArray[np.uint64] | None = None) -> NDArray[np.uint64]:
@@ -234,10 +244,10 @@ class BlackRock:
         mod = self._modulus(j)
         umod = np.uint64(mod)
         if self._tables is not None:
-            np.take(self._tables[j - 1], right.view(np.int64), out=out, mode="clip")
-            np.add(out, left, out=out)  # both < mod <= 2**32: no wrap here
+            np.take(self._tables[j - 1], right, out=out, mode="clip")
+            np.add(out, left, out=out)  # both < mod and 2 * mod fits the dtype: no wrap here
             # Conditional subtract without a mask: out - mod wraps to a huge value when out < mod.
-            np.subtract(out, umod, out=tmp)
+            np.subtract(out, self._moduli[j - 1], out=tmp)
             np.minimum(out, tmp, out=out)
             wraps = self._wraps[j - 1]
             if wraps.size:  # astronomically rare; exact per-element fixup
@@ -250,21 +260,23 @@ class BlackRock:
         np.remainder(out, umod, out=out)
 
     def _encrypt_array(self, m: NDArray[np.uint64]) -> NDArray[np.uint64]:
-        a = np.uint64(self.a)
-        right, left = np.divmod(m, a)
-        spare = np.empty_like(m)
-        tmp = np.empty_like(m)
+        a = np.array(self.a, dtype=np.uint64)
+        result = np.floor_divide(m, a)  # by a constant: NumPy's libdivide path, unlike divmod
+        tmp = np.multiply(result, a)
+        np.subtract(m, tmp, out=tmp)   # m % a
+        dt = self._dtype if self._tables is not None else np.dtype(np.uint64)
+        right = result.astype(dt)
+        left = tmp.astype(dt)
+        spare = np.empty_like(left)
+        tmp = np.empty_like(left)
         for j in range(1, self.rounds + 1):
             # (L, R) <- (R, round(L, R)); the old L buffer becomes free for the next round.
             self._round_array(j, left, right, spare, tmp)
             left, right, spare = right, spare, left
-        if self.rounds & 1:
-            np.multiply(left, a, out=tmp)
-            np.add(tmp, right, out=tmp)
-        else:
-            np.multiply(right, a, out=tmp)
-            np.add(tmp, left, out=tmp)
-        return tmp
+        hi, lo = (left, right) if self.rounds & 1 else (right, left)
+        np.multiply(hi, a, out=result)
+        np.add(result, lo, out=result)
+        return result
 
     def shuffle_array(self, m: ArrayLike) -> NDArray[np.uint64]:
         """Vectorized `shuffle`: every element of `m` (0 <= m < range_) mapped; uint64 result."""

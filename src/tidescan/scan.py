@@ -184,6 +184,18 @@ class NullSink:
         pass
 
 
+def single_kind(targets: TargetSet) -> int | None:
+    """The probe kind of every target when there is exactly one and all targets are IPv4 (then
+    the transmit loop needs no per-kind or per-version grouping); else None."""
+    ports = targets.ports
+    if targets.n6 or ports.count == 0:
+        return None
+    lo, hi = kind_of(np.array([ports.starts[0], ports.ends[-1]], dtype=np.uint64)).tolist()
+    if lo != hi or (lo not in (KIND_TCP, KIND_UDP, KIND_SCTP) and ports.count != 1):
+        return None
+    return lo
+
+
 def source_choice(idx: np.ndarray, ident: Identity, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-probe source IP and port from a hash of the index (power-of-two ranges, masscan-style)."""
     if ident.src_ip_count == 1 and ident.src_port_count == 1:
@@ -224,6 +236,15 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
     throttle = Throttle(cfg.rate / plan.senders, max_batch=MAX_BATCH)
     per_step = cfg.retries + 1
 
+    # The common scan (one probe kind, IPv4 only, one source address and port) takes a straight
+    # path through step 8: no grouping, and the source stays a pair of scalars.
+    only_kind = single_kind(targets)
+    fast = (only_kind is not None and only_kind in probes
+            and ident.src_ip_count == 1 and ident.src_port_count == 1)
+    if fast:
+        probe, buf = probes[only_kind], buffers[(only_kind, 4)]
+        src_ip, src_port = np.uint64(ident.src_ip_first), np.uint64(ident.src_port_first)
+
     step = 0
     t_start = time.monotonic()
     while step < sched.n_steps and not shared.stop.value:
@@ -239,34 +260,42 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
         # 7. Shuffle and pick: index -> BlackRock -> (ip, port) over the merged ranges.
         x = blackrock.shuffle_array(idx)
         picked = targets.pick_scan(x)
-        ip_me, port_me = source_choice(idx, ident, seed)
-        kinds = kind_of(picked.port)
 
-        # 8. Build and send, one group per (kind, IP version): cookies, fields, checksums.
-        for kind in np.unique(kinds):
-            probe = probes.get(int(kind))
-            if probe is None:
-                continue  # SCTP / other IP protocols: parsed and echoed, not yet sent
-            sel_k = kinds == kind
-            for v6 in (False, True):
-                sel = np.flatnonzero(sel_k & (picked.is_v6 == v6))
-                if sel.size == 0 or (v6 and kind == KIND_ARP):
-                    continue
-                buf = buffers[(int(kind), 6 if v6 else 4)]
-                if v6:
-                    me_hi, me_lo = (ident.src_ip6 or 0) >> 64, (ident.src_ip6 or 0) & ((1 << 64) - 1)
-                    seq = probe.seq6(picked.ip6_hi[sel], picked.ip6_lo[sel], picked.port[sel],
-                                     me_hi, me_lo, port_me[sel], seed)
-                    lengths = probes6[int(kind)].build(buf, Targets6(
-                        picked.ip6_hi[sel], picked.ip6_lo[sel], picked.port[sel], me_hi, me_lo,
-                        port_me[sel], seq))
-                else:
-                    seq = probe.seq4(picked.ip4[sel], picked.port[sel], ip_me[sel], port_me[sel], seed)
-                    lengths = probe.build(buf, Targets4(picked.ip4[sel], picked.port[sel], ip_me[sel],
-                                                        port_me[sel], seq))
-                sink.send(buf[:sel.size], lengths)
-                if cfg.packet_trace:
-                    trace_sent(picked, sel, ip_me, port_me, int(kind), t_start)
+        # 8. Build and send: cookies, fields, checksums.
+        if fast:  # 8a. one kind, IPv4, one source: the whole batch at once
+            seq = probe.seq4(picked.ip4, picked.port, src_ip, src_port, seed)
+            lengths = probe.build(buf, Targets4(picked.ip4, picked.port, src_ip, src_port, seq))
+            sink.send(buf[:n], lengths)
+            if cfg.packet_trace:
+                trace_sent(picked, np.arange(n), np.full(n, src_ip), np.full(n, src_port),
+                           only_kind, t_start)
+        else:  # 8b. one group per (kind, IP version)
+            ip_me, port_me = source_choice(idx, ident, seed)
+            kinds = kind_of(picked.port)
+            for kind in np.unique(kinds):
+                probe = probes.get(int(kind))
+                if probe is None:
+                    continue  # SCTP / other IP protocols: parsed and echoed, not yet sent
+                sel_k = kinds == kind
+                for v6 in (False, True):
+                    sel = np.flatnonzero(sel_k & (picked.is_v6 == v6))
+                    if sel.size == 0 or (v6 and kind == KIND_ARP):
+                        continue
+                    buf = buffers[(int(kind), 6 if v6 else 4)]
+                    if v6:
+                        me_hi, me_lo = (ident.src_ip6 or 0) >> 64, (ident.src_ip6 or 0) & ((1 << 64) - 1)
+                        seq = probe.seq6(picked.ip6_hi[sel], picked.ip6_lo[sel], picked.port[sel],
+                                         me_hi, me_lo, port_me[sel], seed)
+                        lengths = probes6[int(kind)].build(buf, Targets6(
+                            picked.ip6_hi[sel], picked.ip6_lo[sel], picked.port[sel], me_hi, me_lo,
+                            port_me[sel], seq))
+                    else:
+                        seq = probe.seq4(picked.ip4[sel], picked.port[sel], ip_me[sel], port_me[sel], seed)
+                        lengths = probe.build(buf, Targets4(picked.ip4[sel], picked.port[sel], ip_me[sel],
+                                                            port_me[sel], seq))
+                    sink.send(buf[:sel.size], lengths)
+                    if cfg.packet_trace:
+                        trace_sent(picked, sel, ip_me, port_me, int(kind), t_start)
 
         # 9. Account: the throttle, and the counters the receiver shows and resumes from.
         throttle.consume(n)

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from tidescan import siphash
+from tidescan.siphash_seq import seq4_array
 from tidescan.packets import layout as L
 from tidescan.packets.triage import Parsed
 
@@ -178,9 +179,9 @@ class Replies:
 
 
 def cookie_seq4(ip_them: ArrayLike, port_them: ArrayLike, ip_me: ArrayLike, port_me: ArrayLike,
-                entropy: int) -> NDArray[np.uint32]:
-    """Low 32 bits of masscan's IPv4 cookie, vectorized."""
-    return siphash.cookie4_array(ip_them, port_them, ip_me, port_me, entropy).astype(np.uint32)
+                entropy: int, out: NDArray[np.uint32] | None = None) -> NDArray[np.uint32]:
+    """Low 32 bits of masscan's IPv4 cookie, vectorized (scalars or 1-D arrays; into `out`)."""
+    return seq4_array(ip_them, port_them, ip_me, port_me, entropy, out)
 
 
 def cookie_seq6(them_hi: ArrayLike, them_lo: ArrayLike, port_them: ArrayLike, me_hi: ArrayLike,
