@@ -314,6 +314,10 @@ class RxRing:
             self.sock.setsockopt(linux.SOL_PACKET, linux.PACKET_RX_RING, req)
             self._mm = mmap.mmap(self.sock.fileno(), block_size * block_count, mmap.MAP_SHARED,
                                  mmap.PROT_READ | mmap.PROT_WRITE)
+            # Processes forked later (the scan's senders) do not map the ring: the kernel copies
+            # its page tables at fork (it is a mixed map) and each sender's RSS would count it.
+            # Only this process may read the ring (a child touching it would fault).
+            self._mm.madvise(mmap.MADV_DONTFORK)
             bind_interface(self.sock, ifname, linux.ETH_P_ALL)
             if promisc:
                 ifindex = socket.if_nametoindex(ifname)
