@@ -86,6 +86,19 @@ def open_packet_socket(protocol: int = 0) -> socket.socket:
         raise EnvironmentProblem(PRIVILEGE_HINT) from exc
 
 
+def close_soon(sock: socket.socket) -> None:
+    """Close a packet socket without waiting for it.
+
+    The kernel's release of a packet socket waits for an RCU grace period (`synchronize_net`:
+    8 - 20 ms measured here), which would otherwise sit on the start-up path (the ARP listener is
+    closed just before the scan starts).  A daemon thread does the closing and the waiting; the
+    caller must not use `sock` afterwards.
+    """
+    import threading
+
+    threading.Thread(target=sock.close, name="packet-socket-close", daemon=True).start()
+
+
 def bind_interface(sock: socket.socket, ifname: str, protocol: int) -> None:
     """Bind a packet socket to `ifname` for `protocol` (host order; 0 = send only)."""
     try:
