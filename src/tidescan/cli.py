@@ -13,8 +13,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tidescan import __version__
-from tidescan.errors import TidescanError, UsageError
+# NumPy's OpenBLAS starts a worker thread at import that spins for ~60 - 100 ms of CPU: on a small
+# machine it competes with the start-up and the senders for the cores.  tidescan does no linear
+# algebra; a user's explicit setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from tidescan import __version__  # noqa: E402
+from tidescan.errors import TidescanError, UsageError  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
