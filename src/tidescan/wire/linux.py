@@ -119,4 +119,10 @@ sendmmsg = libc.sendmmsg
 sendmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
 sendmmsg.restype = ctypes.c_int
 
+# setsockopt through ctypes releases the GIL (socket.setsockopt does not): PACKET_RX_RING waits
+# for an RCU grace period in the kernel, which another thread can spend working.
+setsockopt = libc.setsockopt
+setsockopt.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+setsockopt.restype = ctypes.c_int
+
 MSG_DONTWAIT = 0x40
