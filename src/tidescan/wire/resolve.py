@@ -26,7 +26,6 @@ from collections.abc import Callable
 
 from ..errors import EnvironmentProblem
 from ..packets.arp import build_arp_request, parse_arp
-from ..packets.nd import build_neighbor_solicitation, parse_nd
 from . import bpf, linux
 from .afpacket import bind_interface, close_soon, open_packet_socket
 
@@ -98,6 +97,8 @@ def nd_resolve(ifname: str, src_mac: bytes, src_ip6: int, target_ip6: int, timeo
     The answer's target link-layer address option gives the MAC (its Ethernet source if the
     option is missing).  Raises EnvironmentProblem naming `--router-mac` if nothing answers.
     """
+    from ..packets.nd import build_neighbor_solicitation, parse_nd  # IPv6 only: not on an IPv4 start
+
     request = build_neighbor_solicitation(src_mac, src_ip6, target_ip6)
 
     def answer(frame: bytes) -> bytes | None:
