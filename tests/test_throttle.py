@@ -74,3 +74,16 @@ def test_never_ahead_of_schedule(rate: float, cost: float) -> None:
         # Sent never exceeds what the elapsed time allows plus the burst allowance.
         assert th.sent <= (clk.t - start) * rate + th.burst + 1
         clk.t += cost
+
+
+def test_first_batch_is_small_then_full() -> None:
+    """The first probes leave after ~0.2 ms of tokens, not after a whole 16 k batch (start-up)."""
+    clk = FakeClock()
+    th = Throttle(5_000_000, max_batch=16384, clock=clk, sleep=clk.sleep)
+    first = th.next_batch()
+    waited = clk.t - 1000.0
+    th.consume(first)
+    clk.t += 0.005
+    second = th.next_batch()
+    assert first == 1024 and waited < 0.0003
+    assert second == 16384

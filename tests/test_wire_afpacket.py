@@ -22,7 +22,7 @@ from wire_helpers import ETH_OTHER, drain, ring_in, sender_in
 from tidescan import netns
 from tidescan.errors import EnvironmentProblem
 from tidescan.wire import bpf, linux
-from tidescan.wire.afpacket import PacketSender, RxRing
+from tidescan.wire.afpacket import PacketSender, PendingRxRing, RxRing
 
 MACOFF, NETOFF = 82, 96  # where the kernel puts an Ethernet frame after a tpacket3_hdr
 
@@ -267,6 +267,29 @@ def test_sender_rejects_bad_batches_and_missing_interfaces(veth_pair: netns.Veth
             PacketSender("tsnosuchif0")
         with pytest.raises(EnvironmentProblem, match="no such interface"):
             RxRing("tsnosuchif0", block_size=1 << 16, block_count=2)
+
+
+@pytest.mark.lab
+def test_ring_set_up_in_the_background(veth_pair: netns.VethPair) -> None:
+    """PendingRxRing: built in a thread (in the caller's namespace), handed over whole; errors
+    come back in the caller's thread; an unclaimed ring is closed."""
+    mac_a, mac_b = veth_pair.mac("a"), veth_pair.mac("b")
+    frames = tagged_batch(50, mac_b, mac_a, np.full(50, 80))
+    kw = dict(bpf=bpf.ethertype_filter(ETH_OTHER), block_size=1 << 16, block_count=4)
+    with netns.entered(veth_pair.b.name):
+        pending = PendingRxRing(veth_pair.b_if, **kw)
+        missing = PendingRxRing("tsnosuchif0", **kw)
+        unclaimed = PendingRxRing(veth_pair.b_if, **kw)
+    ring = pending.result()
+    pending.close()  # handed over: not closed
+    with ring, sender_in(veth_pair.a, veth_pair.a_if) as tx:
+        assert tx.send(frames, 80) == 50
+        blocks = drain(ring, quiet=0.2)
+    assert sum(len(b) for b in blocks) == 50
+    with pytest.raises(EnvironmentProblem, match="no such interface"):
+        missing.result()
+    unclaimed.close()
+    assert unclaimed._ring is not None and unclaimed._ring.sock.fileno() == -1
 
 
 @pytest.mark.lab

@@ -13,8 +13,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from tidescan import __version__
-from tidescan.errors import TidescanError, UsageError
+# NumPy's OpenBLAS starts a worker thread at import that spins for ~60 - 100 ms of CPU: on a small
+# machine it competes with the start-up and the senders for the cores.  tidescan does no linear
+# algebra; a user's explicit setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from tidescan import __version__  # noqa: E402
+from tidescan.errors import TidescanError, UsageError  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,12 +171,13 @@ def _startup_lines(cfg: object, targets: object, plan: object) -> None:
 
 
 def run_scan(cfg: object, *, quiet_startup: bool = False) -> int:
-    """An offline or live scan: identity, plan, outputs, the two loops, paused.conf on Ctrl-C."""
-    from tidescan.config_echo import resume_text
+    """An offline or live scan: identity, plan, outputs, the two loops, paused.conf on Ctrl-C.
+
+    Start-up order (issue 4: exec to first probe): the identity (netlink, our ARP) comes first;
+    then the receive ring is set up in the background (mostly kernel waiting) while the scan
+    loops are imported and the plan is built.
+    """
     from tidescan.identity import resolve_identity
-    from tidescan.output.writers import open_output
-    from tidescan.scan import make_plan, output_meta, run
-    from tidescan.status import Status
 
     targets = cfg.targets()  # type: ignore[attr-defined]
     if targets.n4 + targets.n6 == 0:
@@ -179,6 +185,23 @@ def run_scan(cfg: object, *, quiet_startup: bool = False) -> int:
     if targets.nports == 0:
         raise UsageError("no ports: give -p (e.g. -p80,443), --top-ports, --ping or --arp")
     ident = resolve_identity(cfg, need_ipv6=targets.n6 > 0)  # type: ignore[arg-type]
+    if cfg.offline:  # type: ignore[attr-defined]
+        return _scan(cfg, targets, ident, None, quiet_startup)
+    from tidescan.receive_ring import open_ring
+
+    ring = open_ring(cfg, ident, background=True)  # type: ignore[arg-type]
+    try:
+        return _scan(cfg, targets, ident, ring, quiet_startup)
+    finally:
+        ring.close()  # only if the scan never took it over
+
+
+def _scan(cfg: object, targets: object, ident: object, ring: object, quiet_startup: bool) -> int:
+    from tidescan.config_echo import resume_text
+    from tidescan.output.writers import open_output
+    from tidescan.scan import make_plan, output_meta, run
+    from tidescan.status import Status
+
     plan = make_plan(cfg, targets, ident)  # type: ignore[arg-type]
     if cfg.banners and not cfg.offline:  # type: ignore[attr-defined]
         from tidescan.stack.kernel_rst import check_kernel_rst
@@ -199,7 +222,7 @@ def run_scan(cfg: object, *, quiet_startup: bool = False) -> int:
         for fmt, path in outputs:
             writers.append(open_output(fmt, path, append=cfg.output_append, meta=meta))  # type: ignore[attr-defined]
         status = Status.choose(cfg.ndjson_status, cfg.status)  # type: ignore[attr-defined]
-        result = run(plan, writers, status)
+        result = run(plan, writers, status, ring)
     finally:
         for w in writers:
             w.close()

@@ -29,7 +29,7 @@ evict; with random fingerprints that holds with overwhelming probability for `n 
 
 from __future__ import annotations
 
-import secrets
+import os
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -51,7 +51,7 @@ class Dedup:
         self.ways = int(ways)
         self.n_buckets = self.slots // self.ways
         self._bucket_shift = np.uint64(64 - (self.n_buckets.bit_length() - 1))
-        self._key = secrets.randbits(64) if key is None else int(key) & ((1 << 64) - 1)
+        self._key = int.from_bytes(os.urandom(8), "little") if key is None else int(key) & ((1 << 64) - 1)
         self._table = np.zeros((self.n_buckets, self.ways), dtype=np.uint64)
         self._cursor = np.zeros(self.n_buckets, dtype=np.uint8)
 

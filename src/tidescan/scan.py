@@ -26,7 +26,6 @@ from __future__ import annotations
 import ctypes
 import multiprocessing as mp
 import os
-import secrets
 import signal
 import sys
 import time
@@ -109,7 +108,7 @@ def choose_seed(cfg: ScanConfig) -> int:
     """masscan: an unset or zero seed means a random one."""
     if cfg.seed:
         return int(cfg.seed) & 0xFFFFFFFFFFFFFFFF
-    return int.from_bytes(secrets.token_bytes(8), "little") or 1
+    return int.from_bytes(os.urandom(8), "little") or 1  # (secrets would load OpenSSL: ~4 ms)
 
 
 def choose_senders(cfg: ScanConfig) -> int:
@@ -272,7 +271,8 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
         else:  # 8b. one group per (kind, IP version)
             ip_me, port_me = source_choice(idx, ident, seed)
             kinds = kind_of(picked.port)
-            for kind in np.unique(kinds):
+            # (bincount, not np.unique: its first call imports numpy.ma, ~20 ms before the first SYN)
+            for kind in np.flatnonzero(np.bincount(kinds, minlength=KIND_OTHER + 1)):
                 probe = probes.get(int(kind))
                 if probe is None:
                     continue  # SCTP / other IP protocols: parsed and echoed, not yet sent
@@ -480,24 +480,21 @@ class ReceiveSide:
     rst6: Any = None   # (template, buffer) for IPv6 RSTs: framed for the IPv6 router
 
 
-def open_receive_side(plan: Plan) -> ReceiveSide:
+def open_receive_side(plan: Plan, ring: Any = None) -> ReceiveSide:
     """The RX ring with a kernel filter (only frames addressed to us reach Python), a socket for
-    our own replies (ARP answers, RSTs), and the --pcap file."""
+    our own replies (ARP answers, RSTs), and the --pcap file.  `ring`: a ring (or a
+    `PendingRxRing`) the caller already started with `receive_ring.open_ring`."""
     cfg, ident = plan.cfg, plan.identity
     if cfg.offline:
         return ReceiveSide()
     from tidescan.packets.rst import RstTemplate
-    from tidescan.wire.afpacket import PacketSender, RxRing
-    from tidescan.wire.bpf import scanner_filter
+    from tidescan.receive_ring import open_ring
+    from tidescan.wire.afpacket import PacketSender, PendingRxRing
 
-    # RSTs are ~97 % of replies when targets answer; unless closed ports are shown or the banner
-    # stack needs them, the kernel drops them before they reach the ring.
-    drop_rst = "closed" not in cfg.show and not cfg.banners
-    bpf = scanner_filter([(ident.src_ip_first, ident.src_ip_last)], ident.src_ip6,
-                         ident.src_port_first, ident.src_port_last, drop_rst=drop_rst)
-    # 128 x 256 KiB (32 MiB): > 0.5 s of answers at 400 k/s, set up in ~25 ms.  Blocks retire after
-    # 10 ms when traffic is thin, so each receive pass carries a worthwhile batch.
-    ring = RxRing(ident.ifname, bpf=bpf, block_size=1 << 18, block_count=128, retire_ms=10)
+    if ring is None:
+        ring = open_ring(cfg, ident)
+    elif isinstance(ring, PendingRxRing):
+        ring = ring.result()
     rx = ReceiveSide(ring=ring, reply_sink=PacketSender(ident.ifname))
     rx.rst_tmpl = RstTemplate(ident.src_mac, ident.router_mac, ttl=cfg.ttl, vlan=cfg.vlan)
     rx.rst_buf = np.zeros((1024, 64), dtype=np.uint8)
@@ -680,8 +677,9 @@ def output_meta(plan: Plan) -> OutputMeta:
                       stylesheet=cfg.stylesheet, show=frozenset(cfg.show | {"up"}), flush=True)
 
 
-def run(plan: Plan, writers: list[Writer], status: Status) -> ScanResult:
-    """Start the senders, run the receiver in this process, handle Ctrl-C, return the totals."""
+def run(plan: Plan, writers: list[Writer], status: Status, ring: Any = None) -> ScanResult:
+    """Start the senders, run the receiver in this process, handle Ctrl-C, return the totals.
+    `ring`: the receive ring if the caller started it early (see `open_receive_side`)."""
     shared = Shared(plan.senders)
     state = ReceiveState()
 
@@ -693,7 +691,7 @@ def run(plan: Plan, writers: list[Writer], status: Status) -> ScanResult:
             sys.stderr.flush()
 
     old = signal.signal(signal.SIGINT, on_sigint)
-    rx = open_receive_side(plan)
+    rx = open_receive_side(plan, ring)
     t0 = time.monotonic()
     procs = start_senders(plan, shared)
     try:

@@ -12,6 +12,10 @@ The batch size follows from the throttle: at 10 pps the sender is released one p
 millions of pps it gets up to `max_batch` probes per call, so one syscall carries a whole batch.
 Tokens saved up while a sender was stalled are capped (`burst` seconds' worth), so a pause never
 turns into a flood.
+
+The first batch is small (`first_batch`, 1024 probes): at 5 M pps per sender a full 16 k batch
+would first wait 3 ms for its tokens and then take ~8 ms to build, all before the first probe
+leaves (issue 4's start-up target).  Later batches are full-sized; the accounting is unchanged.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ class Throttle:
 
     def __init__(self, rate: float, max_batch: int = 1024, burst: float = 0.02,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, first_batch: int = 1024) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = float(rate)
@@ -41,6 +45,7 @@ class Throttle:
         self._allowed_base = 0.0  # tokens granted before the current accounting epoch
         self._sent = 0            # probes actually taken
         self._epoch = self._start
+        self._first_cap: int | None = max(1, int(first_batch))  # until the first batch is released
 
     @property
     def sent(self) -> int:
@@ -57,6 +62,9 @@ class Throttle:
     def next_batch(self, limit: int | None = None) -> int:
         """Wait until a probe may go, then return how many may go now (1..max_batch, ≤ limit)."""
         cap = self.max_batch if limit is None else max(1, min(limit, self.max_batch))
+        if self._first_cap is not None:
+            cap = min(cap, self._first_cap)
+            self._first_cap = None
         while True:
             now = self._clock()
             tokens = self._tokens(now)

@@ -12,36 +12,51 @@ and how `--output-append` works are explained in `base.py`; each format's layout
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
+
 from tidescan.errors import UsageError
 from tidescan.output.base import NullWriter, OutputMeta, Writer, close_all, install_signal_handlers
-from tidescan.output.binary import BinaryWriter
-from tidescan.output.fmt_certs import CertsWriter
-from tidescan.output.fmt_grepable import GrepableWriter
-from tidescan.output.fmt_hostonly import HostOnlyWriter
-from tidescan.output.fmt_interactive import InteractiveWriter
-from tidescan.output.fmt_json import JsonWriter
-from tidescan.output.fmt_list import ListWriter
-from tidescan.output.fmt_ndjson import NdjsonWriter
-from tidescan.output.fmt_unicornscan import UnicornscanWriter
-from tidescan.output.fmt_xml import XmlWriter
 
 __all__ = ["open_output", "OutputMeta", "Writer", "FORMATS", "FORMAT_LETTERS", "close_all",
            "install_signal_handlers"]
 
-FORMATS: dict[str, type[Writer]] = {
-    "list": ListWriter,
-    "json": JsonWriter,
-    "ndjson": NdjsonWriter,
-    "xml": XmlWriter,
-    "grepable": GrepableWriter,
-    "greppable": GrepableWriter,
-    "unicornscan": UnicornscanWriter,
-    "hostonly": HostOnlyWriter,
-    "binary": BinaryWriter,
-    "interactive": InteractiveWriter,
-    "certs": CertsWriter,
-    "none": NullWriter,
+# Format name -> (module, class).  A format's module is imported when it is chosen: a scan that
+# writes -oB never pays for the XML or JSON writers (start-up budget, issue 4).
+_FORMAT_CLASSES: dict[str, tuple[str, str]] = {
+    "list": ("tidescan.output.fmt_list", "ListWriter"),
+    "json": ("tidescan.output.fmt_json", "JsonWriter"),
+    "ndjson": ("tidescan.output.fmt_ndjson", "NdjsonWriter"),
+    "xml": ("tidescan.output.fmt_xml", "XmlWriter"),
+    "grepable": ("tidescan.output.fmt_grepable", "GrepableWriter"),
+    "greppable": ("tidescan.output.fmt_grepable", "GrepableWriter"),
+    "unicornscan": ("tidescan.output.fmt_unicornscan", "UnicornscanWriter"),
+    "hostonly": ("tidescan.output.fmt_hostonly", "HostOnlyWriter"),
+    "binary": ("tidescan.output.binary", "BinaryWriter"),
+    "interactive": ("tidescan.output.fmt_interactive", "InteractiveWriter"),
+    "certs": ("tidescan.output.fmt_certs", "CertsWriter"),
 }
+
+
+class _Formats(Mapping[str, "type[Writer]"]):
+    """Format name -> writer class, importing each format's module on first use."""
+
+    def __getitem__(self, name: str) -> type[Writer]:
+        if name == "none":
+            return NullWriter
+        module, cls = _FORMAT_CLASSES[name]
+        writer: type[Writer] = getattr(importlib.import_module(module), cls)
+        return writer
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _FORMAT_CLASSES
+        yield "none"
+
+    def __len__(self) -> int:
+        return len(_FORMAT_CLASSES) + 1
+
+
+FORMATS: Mapping[str, type[Writer]] = _Formats()
 
 # `-oX FILE` and friends.
 FORMAT_LETTERS: dict[str, str] = {

@@ -61,6 +61,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -84,6 +85,19 @@ def open_packet_socket(protocol: int = 0) -> socket.socket:
         return socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(protocol))
     except PermissionError as exc:
         raise EnvironmentProblem(PRIVILEGE_HINT) from exc
+
+
+def close_soon(sock: socket.socket) -> None:
+    """Close a packet socket without waiting for it.
+
+    The kernel's release of a packet socket waits for an RCU grace period (`synchronize_net`:
+    8 - 20 ms measured here), which would otherwise sit on the start-up path (the ARP listener is
+    closed just before the scan starts).  A daemon thread does the closing and the waiting; the
+    caller must not use `sock` afterwards.
+    """
+    import threading
+
+    threading.Thread(target=sock.close, name="packet-socket-close", daemon=True).start()
 
 
 def bind_interface(sock: socket.socket, ifname: str, protocol: int) -> None:
@@ -311,9 +325,18 @@ class RxRing:
             frame_nr = block_count * (block_size // frame_size)
             req = linux.TPACKET_REQ3.pack(block_size, block_count, frame_size, frame_nr,
                                           retire_ms, 0, 0)
-            self.sock.setsockopt(linux.SOL_PACKET, linux.PACKET_RX_RING, req)
+            # The kernel allocates and zeroes the ring and waits for an RCU grace period here
+            # (15 - 25 ms idle, far more on a busy machine); without the GIL (see PendingRxRing).
+            if linux.setsockopt(self.sock.fileno(), linux.SOL_PACKET, linux.PACKET_RX_RING, req,
+                                len(req)) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"PACKET_RX_RING: {os.strerror(err)}")
             self._mm = mmap.mmap(self.sock.fileno(), block_size * block_count, mmap.MAP_SHARED,
                                  mmap.PROT_READ | mmap.PROT_WRITE)
+            # Processes forked later (the scan's senders) do not map the ring: the kernel copies
+            # its page tables at fork (it is a mixed map) and each sender's RSS would count it.
+            # Only this process may read the ring (a child touching it would fault).
+            self._mm.madvise(mmap.MADV_DONTFORK)
             bind_interface(self.sock, ifname, linux.ETH_P_ALL)
             if promisc:
                 ifindex = socket.if_nametoindex(ifname)
@@ -574,3 +597,45 @@ def _keep_masks(width: int) -> np.ndarray:
 def _empty_block() -> Block:
     return Block(np.zeros((0, MIN_WIDTH), np.uint8), np.zeros(0, np.uint32), np.zeros(0, np.uint32),
                  np.zeros(0, np.float64), np.zeros(0, np.uint8))
+
+
+class PendingRxRing:
+    """`RxRing(*args, **kwargs)` built in a background thread; `result()` waits and hands it over.
+
+    Setting up the ring is mostly waiting in the kernel (an RCU grace period and the ring's
+    allocation: 15 - 25 ms idle, 30 - 190 ms measured on a busy machine), and that call releases
+    the GIL, so the caller goes on meanwhile (the scan imports its loops and builds its plan).
+    The thread inherits the caller's network namespace.  `close()` closes a ring nobody took.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        import threading
+
+        self._ring: RxRing | None = None
+        self._error: BaseException | None = None
+        self._taken = False
+        self._thread = threading.Thread(target=self._build, args=(args, kwargs),
+                                        name="rx-ring-setup", daemon=True)
+        self._thread.start()
+
+    def _build(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            self._ring = RxRing(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> RxRing:
+        """The ready ring (ownership passes to the caller), or the set-up's exception."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._ring is not None
+        self._taken = True
+        return self._ring
+
+    def close(self) -> None:
+        """Wait for the set-up and close the ring unless `result()` handed it over."""
+        self._thread.join()
+        if self._ring is not None and not self._taken:
+            self._ring.close()
+            self._taken = True

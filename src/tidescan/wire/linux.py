@@ -11,7 +11,6 @@ fail on any mistake (frames would come back mangled or not at all).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import socket
 import struct
 
@@ -113,9 +112,17 @@ class MMsgHdr(ctypes.Structure):
 
 assert ctypes.sizeof(IoVec) == 16 and ctypes.sizeof(MMsgHdr) == 64, "LP64 layout expected"
 
-libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The C library is already loaded into the interpreter: CDLL(None) finds its symbols without
+# ctypes.util.find_library("c"), which runs /sbin/ldconfig -p (2 - 10 ms of start-up).
+libc = ctypes.CDLL(None, use_errno=True)
 sendmmsg = libc.sendmmsg
 sendmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
 sendmmsg.restype = ctypes.c_int
+
+# setsockopt through ctypes releases the GIL (socket.setsockopt does not): PACKET_RX_RING waits
+# for an RCU grace period in the kernel, which another thread can spend working.
+setsockopt = libc.setsockopt
+setsockopt.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+setsockopt.restype = ctypes.c_int
 
 MSG_DONTWAIT = 0x40

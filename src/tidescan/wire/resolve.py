@@ -26,9 +26,8 @@ from collections.abc import Callable
 
 from ..errors import EnvironmentProblem
 from ..packets.arp import build_arp_request, parse_arp
-from ..packets.nd import build_neighbor_solicitation, parse_nd
 from . import bpf, linux
-from .afpacket import bind_interface, open_packet_socket
+from .afpacket import bind_interface, close_soon, open_packet_socket
 
 
 def _listener(ifname: str, prog: list[bpf.Insn], protocol: int, promisc: bool) -> socket.socket:
@@ -80,8 +79,11 @@ def arp_resolve(ifname: str, src_mac: bytes, src_ip: int, target_ip: int, timeou
             return pkt.sender_mac
         return None
 
-    with _listener(ifname, bpf.arp_reply_filter(target_ip, src_ip), linux.ETH_P_ARP, promisc) as sock:
+    sock = _listener(ifname, bpf.arp_reply_filter(target_ip, src_ip), linux.ETH_P_ARP, promisc)
+    try:
         mac, tries = _ask(sock, request, answer, timeout, retries)
+    finally:
+        close_soon(sock)  # its close waits ~10 ms in the kernel: not on the way to the first probe
     if mac is None:
         raise EnvironmentProblem(f"ARP timed out for router {ipaddress.IPv4Address(target_ip)} on "
                                  f"{ifname} after {tries} tries; give --router-mac")
@@ -95,6 +97,8 @@ def nd_resolve(ifname: str, src_mac: bytes, src_ip6: int, target_ip6: int, timeo
     The answer's target link-layer address option gives the MAC (its Ethernet source if the
     option is missing).  Raises EnvironmentProblem naming `--router-mac` if nothing answers.
     """
+    from ..packets.nd import build_neighbor_solicitation, parse_nd  # IPv6 only: not on an IPv4 start
+
     request = build_neighbor_solicitation(src_mac, src_ip6, target_ip6)
 
     def answer(frame: bytes) -> bytes | None:
@@ -103,8 +107,11 @@ def nd_resolve(ifname: str, src_mac: bytes, src_ip6: int, target_ip6: int, timeo
             return pkt.lladdr if pkt.lladdr is not None else pkt.eth_src
         return None
 
-    with _listener(ifname, bpf.na_filter(target_ip6), linux.ETH_P_IPV6, promisc) as sock:
+    sock = _listener(ifname, bpf.na_filter(target_ip6), linux.ETH_P_IPV6, promisc)
+    try:
         mac, tries = _ask(sock, request, answer, timeout, retries)
+    finally:
+        close_soon(sock)  # its close waits ~10 ms in the kernel: not on the way to the first probe
     if mac is None:
         raise EnvironmentProblem(f"neighbour solicitation timed out for router "
                                  f"{ipaddress.IPv6Address(target_ip6)} on {ifname} after {tries} "
