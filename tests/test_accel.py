@@ -222,3 +222,37 @@ def test_version_and_selftest_name_the_cookie_kernel(capsys: pytest.CaptureFixtu
     assert main(["--selftest"]) == 0
     text = capsys.readouterr().out
     assert f"cookie kernel: {accel.COOKIE_PATH}\n" in text and "success" in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches())
+def test_cookie4_array_dispatch_equals_numpy(kernel: ModuleType,
+                                             batch: tuple[tuple[object, ...], int]) -> None:
+    from tidescan import siphash
+
+    cols, e = batch
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(siphash, "ACCEL", None)
+        want = siphash.cookie4_array(*cols, e)
+        mp.setattr(siphash, "ACCEL", kernel)
+        got = siphash.cookie4_array(*cols, e)
+    assert got.dtype == np.uint64 and got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_cookie4_array_c_conversions(monkeypatch: pytest.MonkeyPatch, kernel: ModuleType) -> None:
+    from tidescan import siphash
+
+    monkeypatch.setattr(siphash, "ACCEL", kernel)
+    big = np.array([1 << 63, (1 << 64) - 1], dtype=object)       # Python ints up to 2**64-1
+    flags = np.array([True, False])
+    got = siphash.cookie4_array(big, flags, np.int32(7), np.array([40000]), 5)
+    assert got.tolist() == [cookie4(int(t), int(f), 7, 40000, 5) for t, f in zip(big, flags)]
+    assert int(siphash.cookie4_array(ip("10.0.0.1"), 80, ip("192.168.1.100"), 40000, 0)) \
+        == 0x30F9B6516899F1B7
+    grid = np.arange(6, dtype=np.uint64).reshape(2, 3)             # 2-D: the NumPy path
+    assert siphash.cookie4_array(grid, 80, 1, 2, 3).tolist() == [
+        [cookie4(int(v), 80, 1, 2, 3) for v in row] for row in grid]
+    with pytest.raises(ValueError):
+        siphash.cookie4_array(np.array([-1]), 1, 2, 3, 4)
+    with pytest.raises(TypeError):
+        siphash.cookie4_array(np.array([1.5]), 1, 2, 3, 4)
