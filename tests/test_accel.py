@@ -256,3 +256,22 @@ def test_cookie4_array_c_conversions(monkeypatch: pytest.MonkeyPatch, kernel: Mo
         siphash.cookie4_array(np.array([-1]), 1, 2, 3, 4)
     with pytest.raises(TypeError):
         siphash.cookie4_array(np.array([1.5]), 1, 2, 3, 4)
+
+
+def test_failed_calls_release_every_buffer(kernel: ModuleType) -> None:
+    """A bytearray cannot grow while a buffer view of it is held: every error path releases."""
+    cols = [bytearray(range(8)) for _ in range(4)]
+    bad_calls: list[tuple[object, ...]] = [
+        (*cols, 1, np.empty(8, np.uint64)),           # wrong out format (all columns were held)
+        (*cols, 1, np.empty(7, np.uint32)),           # length mismatch
+        (cols[0], cols[1], cols[2], 1.5, 1, np.empty(8, np.uint32)),  # 4th column bad
+        (cols[0], cols[1], np.zeros(8, np.int64), cols[3], 1, np.empty(8, np.uint32)),
+    ]
+    for args in bad_calls:
+        with pytest.raises((TypeError, ValueError)):
+            kernel.seq4(*args)
+    out = np.empty(8, np.uint32)
+    kernel.seq4(*cols, 1, out)                        # bytearrays are unsigned 'B' buffers
+    assert out.tolist() == [cookie4(i, i, i, i, 1) & M32 for i in range(8)]
+    for c in cols:
+        c.extend(b"\0")                               # BufferError if a view leaked
