@@ -12,7 +12,8 @@ scan, one source address and port, the `--offline` placeholders), at 4k and 16k 
 and then runs the real `transmit_loop` (offline, one sender, `--rate` unlimited) over a fixed
 number of probes: that line is the honest total, fixed step costs included.
 
-Run: `PYTHONPATH=src python bench/bench_tx.py [--batches 4096,16384] [--probes 2000000]`.
+Run: `PYTHONPATH=src python bench/bench_tx.py [--batches 4096,16384] [--probes 2000000]`; it prints
+which cookie kernel is active (the C extension, or NumPy with TIDESCAN_PURE_PYTHON=1).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tidescan import scan
+from tidescan.accel import COOKIE_PATH
 from tidescan.blackrock import BlackRock
 from tidescan.config import parse_args
 from tidescan.identity import resolve_identity
@@ -99,6 +101,7 @@ def main() -> None:
     argv = [args.range, "-p", args.ports, "--offline", "--rate", "100000000", "--seed", "7",
             "--senders", "1", "--source-port", "61234"]
     plan = make(argv)
+    print(f"cookie kernel: {COOKIE_PATH}")
     for batch in (int(b) for b in args.batches.split(",")):
         st = stages(plan, batch)
         total = sum(st.values())

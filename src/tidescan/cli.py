@@ -62,6 +62,8 @@ def _dispatch(args: list[str]) -> int:
         return 0
     if cfg.version:
         sys.stdout.write(f"tidescan version {__version__} (masscan-compatible 1.3.2 command line)\n")
+        from tidescan.accel import COOKIE_PATH
+        sys.stdout.write(f"cookie kernel: {COOKIE_PATH}\n")
         return 0
     if cfg.iflist:
         from tidescan.wire.netinfo import format_iflist, list_interfaces

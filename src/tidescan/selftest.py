@@ -21,6 +21,13 @@ def _checks() -> list[tuple[str, bool]]:
     out.append(("siphash24 reference vector",
                 siphash.siphash24(bytes(range(16)), bytes(range(15))) == 0xA129CA6149BE45E5))
     out.append(("cookie4 vector", siphash.cookie4(0x0A000001, 80, 0xC0A80164, 40000, 0) == 0x30F9B6516899F1B7))
+    from tidescan.siphash_seq import Seq4, seq4_array
+    out.append(("seq4 vector (active cookie kernel)",
+                int(seq4_array(0x0A000006, 80, 0x0AFFFF01, 40000, 1)) == 0x41EA3E9A))
+    them = np.arange(0, 1 << 32, 4_194_301, dtype=np.uint64)
+    out.append(("seq4 active kernel == NumPy path",
+                np.array_equal(seq4_array(them, 443, 0x0AFFFF01, 61234, 7),
+                               Seq4()(them, 443, 0x0AFFFF01, 61234, 7))))
     out.append(("cookie6 vector", siphash.cookie6(0x20010DB8 << 96 | 1, 80, 0x20010DB8 << 96 | 2, 40000, 42)
                 == 0x7C532A7B18566B9B))
     br = BlackRock(16, 1)
@@ -47,5 +54,7 @@ def run_selftest() -> int:
     if failed:
         sys.stdout.write("regression test: failed :( \n")
         return 1
+    from tidescan.accel import COOKIE_PATH
+    sys.stdout.write(f"cookie kernel: {COOKIE_PATH}\n")
     sys.stdout.write("regression test: success!\n")
     return 0

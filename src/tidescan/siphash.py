@@ -26,6 +26,10 @@ the hot loop never touches a NumPy scalar; an `errstate(over="ignore")` guard do
 enforces that wraparound is intended.  On this project's shared 2-core machine a 64k batch runs at
 6-9 M IPv4 cookies/s and 5-6 M IPv6 cookies/s (bench/bench_core.py).
 
+`cookie4_array` hands 0-d and 1-D batches to the optional C kernel (`tidescan._accel.cookie4`,
+chosen by `tidescan.accel`; TIDESCAN_PURE_PYTHON=1 keeps this NumPy path): same conversions and
+checks first, same values (tests/test_accel.py).
+
 `siphash24(key, msg)` is the plain byte-oriented reference (any length), used by the tests to tie
 the fast path to the published SipHash test vectors.
 """
@@ -33,9 +37,12 @@ the fast path to the published SipHash test vectors.
 from __future__ import annotations
 
 import struct
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from tidescan.accel import ACCEL
 
 __all__ = [
     "siphash24",
@@ -238,12 +245,26 @@ def cookie4_array(ip_them: ArrayLike, port_them: ArrayLike, ip_me: ArrayLike,
 
     Returns a fresh uint64 array of the broadcast shape.
     """
-    a, b, c, d = np.broadcast_arrays(_u64(ip_them), _u64(port_them), _u64(ip_me), _u64(port_me))
+    cols = [_u64(ip_them), _u64(port_them), _u64(ip_me), _u64(port_me)]
+    a, b, c, d = np.broadcast_arrays(*cols)
+    if ACCEL is not None and a.ndim <= 1:
+        return _cookie4_c(ACCEL, cols, a.shape, entropy)
     m32 = np.uint64(_M32)
     s32 = np.uint64(32)
     w0 = (a & m32) | ((b & m32) << s32)
     w1 = (c & m32) | ((d & m32) << s32)
     return _siphash24_words(entropy, [w0, w1], a.shape)
+
+
+def _cookie4_c(kernel: ModuleType, cols: list[NDArray[np.uint64]], shape: tuple[int, ...],
+               entropy: int) -> NDArray[np.uint64]:
+    """`cookie4_array` of checked uint64 columns (0-d or 1-D) on the C kernel: one-element
+    columns become ints, the others contiguous arrays of the broadcast length."""
+    out = np.empty(shape, dtype=np.uint64)
+    args = [int(x.reshape(())) if x.size == 1 else np.ascontiguousarray(x.reshape(-1))
+            for x in cols]
+    kernel.cookie4(*args, int(entropy), out.reshape(-1))
+    return out
 
 
 def cookie6_array(them_hi: ArrayLike, them_lo: ArrayLike, me_hi: ArrayLike, me_lo: ArrayLike,

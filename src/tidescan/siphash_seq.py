@@ -26,6 +26,12 @@ plain SipRound is 26 passes.  What is saved here:
 
 All arithmetic is on `uint64` arrays, which wrap modulo 2**64 without warnings.  Rotating by 32 as
 a swap of uint32 halves (two strided copies) and smaller chunks were measured and are not faster.
+
+The optional C kernel.  `seq4_array` hands the work to `tidescan._accel.seq4` (src/tidescan/
+_accel.c, ~10x less CPU per cookie) when that extension was built, unless TIDESCAN_PURE_PYTHON
+is set (`tidescan.accel` decides, once).  The argument checks, broadcasting and `out` handling
+below are shared by both paths, so the interface and the results are the same; `Seq4` itself is
+always the NumPy path (the tests compare the two in one process).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ import threading
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from tidescan.accel import ACCEL
 
 __all__ = ["Seq4", "seq4_array"]
 
@@ -71,16 +79,7 @@ class Seq4:
                  port_me: ArrayLike, entropy: int,
                  out: NDArray[np.uint32] | None = None) -> NDArray[np.uint32]:
         """Low 32 bits of `cookie4_array(...)` for 1-D arrays (scalars broadcast), into `out`."""
-        arrays = [np.asarray(a) for a in (ip_them, port_them, ip_me, port_me)]
-        for a in arrays:
-            if a.dtype.kind not in "iu":
-                raise TypeError(f"expected integers, got {a.dtype}")
-            if a.dtype.kind == "i" and a.size and a.min() < 0:
-                raise ValueError("negative value where an address or port was expected")
-        if any(a.ndim > 1 for a in arrays):
-            raise ValueError("seq4_array takes scalars or 1-D arrays")
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
-        n = int(shape[0]) if shape else 1
+        arrays, shape, n = _columns(ip_them, port_them, ip_me, port_me)
         if out is None:
             result = np.empty(shape, dtype=np.uint32)
             out = result.reshape(n)
@@ -199,14 +198,63 @@ def _constants(k0: int, k1: int) -> tuple[NDArray[np.uint64], ...]:
     return tuple(_c(x) for x in (v0, v1, v2, v3, a0r, b1, _rotl(b1, 17), _LEN_BLOCK, 0xFF))
 
 
+def _columns(*cols: ArrayLike) -> tuple[list[NDArray], tuple[int, ...], int]:  # type: ignore[type-arg]
+    """The four tuple columns as arrays, checked (non-negative integers, scalars or 1-D), with
+    their broadcast shape and length."""
+    arrays = [np.asarray(a) for a in cols]
+    for a in arrays:
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"expected integers, got {a.dtype}")
+        if a.dtype.kind == "i" and a.size and a.min() < 0:
+            raise ValueError("negative value where an address or port was expected")
+    if any(a.ndim > 1 for a in arrays):
+        raise ValueError("seq4_array takes scalars or 1-D arrays")
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    return arrays, shape, int(shape[0]) if shape else 1
+
+
+def _c_column(a: NDArray) -> int | NDArray:  # type: ignore[type-arg]
+    """A checked column as `_accel` takes it: an int (one value for every lane), or a native,
+    contiguous, unsigned 1-D array (signed arrays were checked non-negative: viewed as unsigned)."""
+    if a.size == 1:
+        return int(a.reshape(()))
+    unsigned = np.dtype(f"u{a.dtype.itemsize}")
+    if a.dtype != unsigned:
+        a = a.view(unsigned) if a.dtype.isnative else a.astype(unsigned)
+    return np.ascontiguousarray(a)
+
+
+def _seq4_c(ip_them: ArrayLike, port_them: ArrayLike, ip_me: ArrayLike, port_me: ArrayLike,
+            entropy: int, out: NDArray[np.uint32] | None) -> NDArray[np.uint32]:
+    """`seq4_array` on the C kernel: same checks, shapes and `out` contract as `Seq4`."""
+    assert ACCEL is not None
+    arrays, shape, n = _columns(ip_them, port_them, ip_me, port_me)
+    cols = [_c_column(a) for a in arrays]
+    if out is None:
+        result = np.empty(shape, dtype=np.uint32)
+        ACCEL.seq4(*cols, int(entropy), result.reshape(n))
+        return result
+    result = out[:n]
+    if result.dtype == np.uint32 and result.dtype.isnative and result.flags.c_contiguous:
+        ACCEL.seq4(*cols, int(entropy), result)
+    else:
+        tmp = np.empty(n, dtype=np.uint32)
+        ACCEL.seq4(*cols, int(entropy), tmp)
+        result[...] = tmp
+    return result
+
+
 _local = threading.local()
 
 
 def seq4_array(ip_them: ArrayLike, port_them: ArrayLike, ip_me: ArrayLike, port_me: ArrayLike,
                entropy: int, out: NDArray[np.uint32] | None = None) -> NDArray[np.uint32]:
     """Low 32 bits of masscan's IPv4 cookie (`siphash.cookie4_array`) as uint32, for scalars or
-    1-D arrays of one length; each value's low 32 bits are hashed, like `cookie4`.  Uses a
-    per-thread `Seq4` scratch space; pass `out` to avoid allocating the result."""
+    1-D arrays of one length; each value's low 32 bits are hashed, like `cookie4`.  Runs the C
+    kernel when `tidescan.accel` chose it, else a per-thread `Seq4` scratch space; pass `out` to
+    avoid allocating the result."""
+    if ACCEL is not None:
+        return _seq4_c(ip_them, port_them, ip_me, port_me, entropy, out)
     work = getattr(_local, "work", None)
     if work is None:
         work = _local.work = Seq4()
