@@ -51,11 +51,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidescan.errors import UsageError
-from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record
+
+if TYPE_CHECKING:
+    from tidescan.output.batch import StatusBatch
 
 __all__ = ["OutputMeta", "Writer", "close_all", "install_signal_handlers", "FLUSH_BYTES", "FLUSH_SECONDS"]
 
