@@ -598,18 +598,9 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
                 continue
 
             # 9. Dedup: retries and retransmitted SYN-ACKs report once.
-            v6 = replies.is_v6
-            first = np.ones(len(replies), dtype=bool)
-            if (~v6).any():
-                r4 = replies.rows[~v6]
-                first[~v6] = dedup.filter4(replies.ip4[~v6], replies.port[~v6], parsed.dst4[r4],
-                                           parsed.dport[r4])
-            if v6.any():
-                first6 = dedup.filter6(replies.ip6_hi[v6], replies.ip6_lo[v6],
-                                       parsed.dst6_hi[replies.rows[v6]], parsed.dst6_lo[replies.rows[v6]],
-                                       replies.port[v6], parsed.dport[replies.rows[v6]])
-                first[v6] = first6
-            replies = _subset(replies, np.flatnonzero(first))
+            first = first_seen(dedup, parsed, replies)
+            if not first.all():
+                replies = _subset(replies, np.flatnonzero(first))
 
             # 10. RST the SYN-ACKs (the banner stack would ACK them instead).
             if want_reset:
@@ -619,10 +610,12 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
                 trace_received(parsed, replies, t_start)
 
             # 11. Report.
-            counters.found += int(np.count_nonzero(replies.status != 2))
-            counters.closed += int(np.count_nonzero(replies.status == 2))
-            if not show_closed:
-                replies = _subset(replies, np.flatnonzero(replies.status != 2))
+            closed = replies.status == 2
+            n_closed = int(np.count_nonzero(closed))
+            counters.found += len(replies) - n_closed
+            counters.closed += n_closed
+            if n_closed and not show_closed:
+                replies = _subset(replies, np.flatnonzero(~closed))
             if len(replies):
                 batch = status_batch(parsed, replies, int(time.time()))
                 for w in writers:
@@ -639,6 +632,22 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
         if pcap is not None:
             pcap.close()
     return counters
+
+
+def first_seen(dedup: Dedup, parsed: Any, replies: Replies) -> np.ndarray:
+    """Mask of the replies whose (them, port, me, our port) tuple `dedup` has not seen before."""
+    rows, v6 = replies.rows, replies.is_v6
+    if not v6.any():  # the usual block: IPv4 only, no masking
+        return dedup.filter4(replies.ip4, replies.port, parsed.dst4[rows], parsed.dport[rows])
+    first = np.ones(len(replies), dtype=bool)
+    v4 = ~v6
+    if v4.any():
+        r4 = rows[v4]
+        first[v4] = dedup.filter4(replies.ip4[v4], replies.port[v4], parsed.dst4[r4], parsed.dport[r4])
+    r6 = rows[v6]
+    first[v6] = dedup.filter6(replies.ip6_hi[v6], replies.ip6_lo[v6], parsed.dst6_hi[r6],
+                              parsed.dst6_lo[r6], replies.port[v6], parsed.dport[r6])
+    return first
 
 
 def _subset(r: Replies, sel: np.ndarray) -> Replies:
