@@ -95,3 +95,48 @@ def test_matches_python_set_below_capacity(batches: list, key: int) -> None:
             seen.add(t)
         cols = [np.array([t[i] for t in batch], dtype=np.uint64) for i in range(4)]
         assert d.filter4(*cols).tolist() == want
+
+
+def _reference(table: list[list[int]], cursor: list[int], shift: int, ways: int,
+               fps: list[int]) -> list[bool]:
+    """The filter's contract in plain Python: first occurrences; new fingerprints go into their
+    bucket's ring in ascending order, oldest entry overwritten first."""
+    fps = [f or 1 for f in fps]
+    out, new_sorted = [], []
+    seen_in_batch: set[int] = set()
+    for f in fps:
+        b = f >> shift if shift < 64 else 0
+        is_new = f not in seen_in_batch and f not in table[b]
+        out.append(is_new)
+        if is_new:
+            new_sorted.append(f)
+        seen_in_batch.add(f)
+    for f in sorted(new_sorted):
+        b = f >> shift if shift < 64 else 0
+        table[b][cursor[b]] = f
+        cursor[b] = (cursor[b] + 1) % ways
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([(8, 8), (32, 8), (64, 4), (16, 1)]),
+       st.lists(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**63, 2**64 - 1]),
+                         max_size=40), max_size=6))
+def test_filter_matches_reference_ring(sizes: tuple[int, int], batches: list[list[int]]) -> None:
+    """Bucket rings, eviction order and both insert paths, on raw fingerprints in tiny tables."""
+    slots, ways = sizes
+    d = Dedup(slots=slots, ways=ways, key=0)
+    shift = int(d._bucket_shift) if d.n_buckets > 1 else 64
+    table = [[0] * ways for _ in range(d.n_buckets)]
+    cursor = [0] * d.n_buckets
+    for batch in batches:
+        want = _reference(table, cursor, shift, ways, batch)
+        assert d._filter(np.array(batch, dtype=np.uint64)).tolist() == want
+        assert d._table.tolist() == table and d._cursor.tolist() == cursor
+
+
+def test_scalar_arguments() -> None:
+    d = Dedup(slots=1 << 10, key=3)
+    assert bool(d.filter4(1, 80, 2, 40000)) is True
+    assert bool(d.filter4(1, 80, 2, 40000)) is False
+    assert d.filter6(1, 2, 3, 4, 80, 40000).shape == ()

@@ -41,11 +41,11 @@ from tidescan.config_model import ScanConfig
 from tidescan.dedup import Dedup
 from tidescan.identity import Identity
 from tidescan.output.base import OutputMeta, Writer
-from tidescan.output.record import Record
+from tidescan.output.batch import StatusBatch
 from tidescan.packets.template import SynTemplate
 from tidescan.packets.triage import parse_frames
 from tidescan.probes.arp import ArpProbe
-from tidescan.probes.base import STATUS_NAMES, Ours, Probe, Replies, Targets4, Targets6
+from tidescan.probes.base import Ours, Probe, Replies, Targets4, Targets6
 from tidescan.probes.icmp_echo import IcmpEchoProbe
 from tidescan.probes.tcp_syn import TcpSynProbe
 from tidescan.probes.udp import UdpProbe
@@ -373,9 +373,6 @@ def trace_received(parsed: Any, replies: Replies, t_start: float) -> None:
 # RECEIVE
 # ================================================================================================
 
-PROTO_NAMES = {KIND_TCP: "tcp", KIND_UDP: "udp", KIND_SCTP: "sctp", KIND_ICMP: "icmp", KIND_ARP: "arp"}
-
-
 @dataclass
 class Counters:
     found: int = 0      # open results (masscan's found=)
@@ -385,28 +382,21 @@ class Counters:
     answered_arp: int = 0
 
 
-def records_from(plan: Plan, parsed: Any, replies: Replies, now_wall: int) -> list[Record]:
-    """Turn verified replies into output records (the only per-result Python: results are rare)."""
-    out = []
-    port = replies.port.astype(np.int64)
+# IP protocol number reported for each probe kind (KIND_TCP..KIND_OTHER); other IP protocols are
+# not sent yet, so no reply of that kind reaches the output (reported as tcp, as before).
+_PROTO_OF_KIND = np.array([6, 17, 132, 1, 0, 6], dtype=np.uint8)
+
+
+def status_batch(parsed: Any, replies: Replies, now_wall: int) -> StatusBatch:
+    """Verified replies as output columns, straight from the triage arrays (no per-result
+    Python): the bare port (0 for ICMP/ARP), the protocol, status, reason, the reply's TTL, and
+    the responder's MAC for ARP."""
     kinds = kind_of(replies.port.astype(np.uint64))
-    ttl = parsed.ttl[replies.rows]
-    for i in range(len(replies)):
-        kind = int(kinds[i])
-        status = STATUS_NAMES[int(replies.status[i])]
-        if replies.is_v6[i]:
-            ip = (int(replies.ip6_hi[i]) << 64) | int(replies.ip6_lo[i])
-            version = 6
-        else:
-            ip, version = int(replies.ip4[i]), 4
-        p = int(port[i])
-        number = p & 0xFFFF if kind in (KIND_TCP, KIND_UDP, KIND_SCTP) else 0
-        mac = None
-        if kind == KIND_ARP:
-            mac = int(parsed.arp_sha[replies.rows[i]]).to_bytes(6, "big")
-        out.append(Record("status", now_wall, ip, version, number, PROTO_NAMES.get(kind, "tcp"),
-                          status, int(replies.reason[i]), int(ttl[i]), "", b"", mac))
-    return out
+    port = np.where(kinds <= KIND_SCTP, replies.port & 0xFFFF, 0)
+    arp = kinds == KIND_ARP
+    mac = np.where(arp, parsed.arp_sha[replies.rows], 0) if arp.any() else None
+    return StatusBatch(now_wall, replies.is_v6, replies.ip4, replies.ip6_hi, replies.ip6_lo, port,
+                       _PROTO_OF_KIND[kinds], replies.status, replies.reason, parsed.ttl[replies.rows], mac)
 
 
 def answer_neighbours(plan: Plan, parsed: Any, reply_sink: Any) -> int:
@@ -605,18 +595,9 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
                 continue
 
             # 9. Dedup: retries and retransmitted SYN-ACKs report once.
-            v6 = replies.is_v6
-            first = np.ones(len(replies), dtype=bool)
-            if (~v6).any():
-                r4 = replies.rows[~v6]
-                first[~v6] = dedup.filter4(replies.ip4[~v6], replies.port[~v6], parsed.dst4[r4],
-                                           parsed.dport[r4])
-            if v6.any():
-                first6 = dedup.filter6(replies.ip6_hi[v6], replies.ip6_lo[v6],
-                                       parsed.dst6_hi[replies.rows[v6]], parsed.dst6_lo[replies.rows[v6]],
-                                       replies.port[v6], parsed.dport[replies.rows[v6]])
-                first[v6] = first6
-            replies = _subset(replies, np.flatnonzero(first))
+            first = first_seen(dedup, parsed, replies)
+            if not first.all():
+                replies = _subset(replies, np.flatnonzero(first))
 
             # 10. RST the SYN-ACKs (the banner stack would ACK them instead).
             if want_reset:
@@ -626,14 +607,16 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
                 trace_received(parsed, replies, t_start)
 
             # 11. Report.
-            counters.found += int(np.count_nonzero(replies.status != 2))
-            counters.closed += int(np.count_nonzero(replies.status == 2))
-            if not show_closed:
-                replies = _subset(replies, np.flatnonzero(replies.status != 2))
-            wall = int(time.time())
-            for rec in records_from(plan, parsed, replies, wall):
+            closed = replies.status == 2
+            n_closed = int(np.count_nonzero(closed))
+            counters.found += len(replies) - n_closed
+            counters.closed += n_closed
+            if n_closed and not show_closed:
+                replies = _subset(replies, np.flatnonzero(~closed))
+            if len(replies):
+                batch = status_batch(parsed, replies, int(time.time()))
                 for w in writers:
-                    w.write(rec)
+                    w.write_batch(batch)
         # 12. Shutdown of the banner stack: close every connection, flush every banner.
         if stack is not None:
             emit(stack.close_all(time.monotonic()))
@@ -646,6 +629,22 @@ def receive_loop(plan: Plan, rx: ReceiveSide, shared: Shared, writers: list[Writ
         if pcap is not None:
             pcap.close()
     return counters
+
+
+def first_seen(dedup: Dedup, parsed: Any, replies: Replies) -> np.ndarray:
+    """Mask of the replies whose (them, port, me, our port) tuple `dedup` has not seen before."""
+    rows, v6 = replies.rows, replies.is_v6
+    if not v6.any():  # the usual block: IPv4 only, no masking
+        return dedup.filter4(replies.ip4, replies.port, parsed.dst4[rows], parsed.dport[rows])
+    first = np.ones(len(replies), dtype=bool)
+    v4 = ~v6
+    if v4.any():
+        r4 = rows[v4]
+        first[v4] = dedup.filter4(replies.ip4[v4], replies.port[v4], parsed.dst4[r4], parsed.dport[r4])
+    r6 = rows[v6]
+    first[v6] = dedup.filter6(replies.ip6_hi[v6], replies.ip6_lo[v6], parsed.dst6_hi[r6],
+                              parsed.dst6_lo[r6], replies.port[v6], parsed.dport[r6])
+    return first
 
 
 def _subset(r: Replies, sel: np.ndarray) -> Replies:

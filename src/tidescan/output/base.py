@@ -23,7 +23,12 @@ close, if there were none, so empty scans still give a well-formed file), append
 write their trailer at close.  In append mode the file is opened `O_APPEND` and a new header is
 written, as masscan does (the formats treat header lines as comments / skippable records).
 
-**When data reaches the file.**  `OutputMeta.flush=True` flushes after every record.  Otherwise a
+**Batches.**  `write_batch` takes a receive batch of status results as columns
+(`batch.StatusBatch`) and queues the text of all of them as one piece, formatted by the format's
+`_status_batch` (the same bytes `_status` gives record by record; formats without one, and ARP
+rows, go through `write`).  Whole records still: a batch is queued whole or not at all.
+
+**When data reaches the file.**  `OutputMeta.flush=True` flushes after every record (or batch).  Otherwise a
 writer flushes when 64 KiB are buffered or when a record arrives 0.5 s after the last flush
 (masscan's stdio buffering hid results from `tail -f` for minutes, #533); callers should also
 call `flush()` from their periodic status tick, and must call `close()`.
@@ -44,12 +49,15 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidescan.errors import UsageError
 from tidescan.output.record import Record
+
+if TYPE_CHECKING:
+    from tidescan.output.batch import StatusBatch
 
 __all__ = ["OutputMeta", "Writer", "close_all", "install_signal_handlers", "FLUSH_BYTES", "FLUSH_SECONDS"]
 
@@ -69,7 +77,7 @@ class OutputMeta:
       encoding, e.g. `PortList`) or an iterable of inclusive `(start, end)` pairs; None = none.
     - `stylesheet`: XML stylesheet URL, None for none.
     - `show`: which statuses are written (`open`, `closed`); `up` (ARP) and banners always are.
-    - `flush`: flush after every record.
+    - `flush`: flush after every record (and every `write_batch`).
     - `app_table`: banner-id numbering for `-oB` (`"1.3.2"` or `"head"`).
     - `gmt`: XML's `timestr` in UTC instead of local time.
     """
@@ -201,7 +209,8 @@ def _open_fd(path: str, append: bool, keeps_trailer: bool) -> tuple[int, bool]:
 
 class Writer:
     """Base of all formats.  Subclasses implement `_status`, `_banner`, and optionally
-    `_header`, `_trailer` (str or bytes) and, for trailer-keeping formats, `_resume`."""
+    `_header`, `_trailer` (str or bytes), `_status_batch` / `_queued_batch` (the columnar path
+    of `write_batch`) and, for trailer-keeping formats, `_resume`."""
 
     name = "none"
     keeps_trailer = False      # JSON/XML: keep a valid document on disk at all times
@@ -252,6 +261,15 @@ class Writer:
     def _queued(self, rec: Record) -> None:
         """Called once `rec`'s text is queued (counters that the trailer reports live here)."""
 
+    def _status_batch(self, batch: StatusBatch) -> str | bytes | None:
+        """The text of every row of `batch` (already filtered by `--show`, no ARP MACs), exactly
+        what `_status` gives for its records one after the other; None = no columnar path here
+        (`write_batch` then writes the records one by one)."""
+        return None
+
+    def _queued_batch(self, batch: StatusBatch) -> None:
+        """`_queued` for a whole batch."""
+
     def _resume(self, tail: bytes, tail_start: int) -> int:
         """Append mode, trailer-keeping formats: given the last bytes `tail` of the existing file
         (which start at offset `tail_start`), restore state (record separators, counts) and
@@ -280,15 +298,35 @@ class Writer:
             return
         if not self._header_done:
             self._begin(rec.timestamp)
-        # Queue the text and count it as one step: our signal handlers defer while depth > 0
-        # (no syscall: Python runs handlers between bytecodes), so a trailer written from a
-        # signal never counts a record that is not in the file.
+        self._enqueue(text, 1, self._queued, rec)
+
+    def write_batch(self, batch: StatusBatch) -> None:
+        """Write a batch of status results: the same bytes as `write` on each of
+        `batch.records()`, formatted from the columns in one go where the format can."""
+        if self._closed:
+            raise ValueError(f"write to closed {self.name} writer")
+        batch = batch.shown(self._show_open, self._show_closed)
+        if len(batch) == 0:
+            return
+        text = None if batch.has_mac else self._status_batch(batch)
+        if text is None:
+            for rec in batch.records():
+                self.write(rec)
+            return
+        if not self._header_done:
+            self._begin(int(batch.timestamp[0]))
+        self._enqueue(text, len(batch), self._queued_batch, batch)
+
+    def _enqueue(self, text: str | bytes, count: int, queued: Callable[[Any], None], what: Any) -> None:
+        """Queue the text of `count` records and count them as one step: our signal handlers
+        defer while depth > 0 (no syscall: Python runs handlers between bytecodes), so a trailer
+        written from a signal never counts a record that is not in the file.  Then flush if due."""
         _state.depth = getattr(_state, "depth", 0) + 1
         try:
             self._buf.append(text)
             self._size += len(text)
-            self.count += 1
-            self._queued(rec)
+            self.count += count
+            queued(what)
         finally:
             _state.depth -= 1
         if _state.depth == 0 and _pending and threading.current_thread() is threading.main_thread():
@@ -406,6 +444,9 @@ class NullWriter(Writer):
 
     def write(self, rec: Record) -> None:
         self.count += 1
+
+    def write_batch(self, batch: StatusBatch) -> None:
+        self.count += len(batch)
 
     def flush(self) -> None:
         pass

@@ -41,12 +41,16 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+import numpy as np
+
 from tidescan.errors import UsageError
 from tidescan.output.apps import app_id, app_key
 from tidescan.output.base import OutputMeta, Writer
+from tidescan.output.batch import StatusBatch
 from tidescan.output.record import PROTO_NUMBERS, Record, proto_from_number, proto_number
 
-__all__ = ["BinaryWriter", "BinaryReader", "encode_record", "read_binary", "HEADER_LEN", "MAX_RECORD"]
+__all__ = ["BinaryWriter", "BinaryReader", "encode_record", "encode_status_batch", "read_binary", "HEADER_LEN",
+           "MAX_RECORD"]
 
 HEADER_LEN = 99            # 'a' + 2
 MAX_RECORD = 1024 * 1024   # masscan's reader gives up on longer records
@@ -109,6 +113,45 @@ def encode_record(rec: Record, app_table: str = "1.3.2") -> bytes:
     return bytes((rtype,)) + length + head + data
 
 
+# Whole type-6/7/8 and type-10/11/12 records (type and length bytes included) as NumPy records,
+# so a batch of status results is packed by column and written with one `tobytes()`.
+_REC4 = np.dtype([("type", "u1"), ("len", "u1"), ("ts", ">u4"), ("ip", ">u4"), ("proto", "u1"),
+                  ("port", ">u2"), ("reason", "u1"), ("ttl", "u1")])
+_REC6 = np.dtype([("type", "u1"), ("len", "u1"), ("ts", ">u4"), ("proto", "u1"), ("port", ">u2"),
+                  ("reason", "u1"), ("ttl", "u1"), ("ver", "u1"), ("hi", ">u8"), ("lo", ">u8")])
+_TYPE4 = np.array([6, 6, 7, 8] + [6] * 252, np.uint8)     # by status code (batch.STATUS_CODES)
+_TYPE6 = np.array([10, 10, 11, 12] + [10] * 252, np.uint8)
+
+
+def _pack_status(b: StatusBatch, v6: bool) -> np.ndarray:
+    out = np.empty(len(b), _REC6 if v6 else _REC4)
+    out["type"] = (_TYPE6 if v6 else _TYPE4)[b.status]
+    out["len"] = out.itemsize - 2
+    out["ts"] = b.timestamp & 0xFFFFFFFF
+    out["proto"], out["port"], out["reason"], out["ttl"] = b.proto, b.port, b.reason, b.ttl
+    if v6:
+        out["ver"], out["hi"], out["lo"] = 6, b.ip6_hi, b.ip6_lo
+    else:
+        out["ip"] = b.ip4
+    return out
+
+
+def encode_status_batch(b: StatusBatch) -> bytes:
+    """`encode_record` of every row of `b` (ARP MACs excepted: those rows need `encode_record`),
+    concatenated: one structured array per address family, interleaved back in row order."""
+    v6 = b.is_v6
+    if not v6.any():
+        return _pack_status(b, False).tobytes()
+    if v6.all():
+        return _pack_status(b, True).tobytes()
+    w4, w6 = _REC4.itemsize, _REC6.itemsize
+    rows = np.zeros((len(b), w6), np.uint8)
+    rows[~v6, :w4] = _pack_status(b.take(~v6), False).view(np.uint8).reshape(-1, w4)
+    rows[v6] = _pack_status(b.take(v6), True).view(np.uint8).reshape(-1, w6)
+    used = np.where(v6[:, None], True, np.arange(w6) < w4)
+    return rows[used].tobytes()
+
+
 def file_header(start_time: int) -> bytes:
     return f"masscan/1.1\ns:{start_time & 0xFFFFFFFF}\n".encode().ljust(HEADER_LEN, b"\0")
 
@@ -136,6 +179,9 @@ class BinaryWriter(Writer):
         return encode_record(rec, self._table)
 
     _banner = _status
+
+    def _status_batch(self, b: StatusBatch) -> bytes:
+        return encode_status_batch(b)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ internal encoding (UDP 53 as 65589-65589) and misplaced commas.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
+from tidescan.output.batch import PROTO_TEXT, StatusBatch
 from tidescan.output.record import Record, proto_display, proto_number
 from tidescan.output.services import ip_proto_name, tcp_service_name, udp_service_name
 from tidescan.output.text import ctime_c, escape_x
@@ -48,6 +50,12 @@ def service_name(rec: Record) -> str:
         return "unknown"
 
 
+@lru_cache(maxsize=4096)
+def _service_of(proto: int, port: int) -> str:
+    """`service_name` by IP protocol number (the batch path's column)."""
+    return service_name(Record("status", 0, 0, 4, port, PROTO_TEXT[proto]))
+
+
 class GrepableWriter(Writer):
     name = "grepable"
 
@@ -63,6 +71,13 @@ class GrepableWriter(Writer):
         ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
         return (f"Timestamp: {rec.timestamp}\tHost: {ip} ()\tPorts: {rec.port}/{rec.status}/"
                 f"{proto_display(rec.proto)}//{service_name(rec)}//\n")
+
+    def _status_batch(self, b: StatusBatch) -> str:
+        svc = _service_of
+        return "".join([f"Timestamp: {ts}\tHost: {ip} ()\tPorts: {port}/{st}/{shown}//{svc(proto, port)}//\n"
+                        for ts, ip, port, st, shown, proto in zip(
+                            b.column("timestamp"), b.ip_text(), b.column("port"), b.text("status"),
+                            b.text("display"), b.column("proto"))])
 
     def _banner(self, rec: Record) -> str:
         ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)

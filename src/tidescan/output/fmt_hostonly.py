@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.base import Writer
+from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record
 
 
@@ -17,3 +18,6 @@ class HostOnlyWriter(Writer):
         return (format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)) + "\n"
 
     _banner = _status
+
+    def _status_batch(self, b: StatusBatch) -> str:
+        return "\n".join(b.ip_text()) + "\n"

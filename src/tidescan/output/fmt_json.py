@@ -19,6 +19,7 @@ from tidescan.errors import UsageError
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
+from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record, proto_display, reason_text
 from tidescan.output.text import escape_u
 
@@ -48,6 +49,16 @@ class JsonWriter(Writer):
         return (f'{self._sep()}{{   "ip": "{ip}",   "timestamp": "{rec.timestamp}", "ports": [ '
                 f'{{"port": {rec.port}, "proto": "{proto_display(rec.proto)}", "status": "{rec.status}",'
                 f' "reason": "{reason_text(rec.reason)}", "ttl": {rec.ttl}}} ] }}\n')
+
+    def _status_batch(self, b: StatusBatch) -> str:
+        # Every record but the file's first starts with the separator: the batch's first takes
+        # whatever `_sep` says, the others ",\n".
+        return self._sep() + ",\n".join([
+            f'{{   "ip": "{ip}",   "timestamp": "{ts}", "ports": [ {{"port": {port}, "proto": "{proto}", '
+            f'"status": "{st}", "reason": "{reason}", "ttl": {ttl}}} ] }}\n'
+            for ip, ts, port, proto, st, reason, ttl in zip(
+                b.ip_text(), b.column("timestamp"), b.column("port"), b.text("display"), b.text("status"),
+                b.text("reason"), b.column("ttl"))])
 
     def _banner(self, rec: Record) -> str:
         ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)

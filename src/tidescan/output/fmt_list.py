@@ -14,6 +14,7 @@ from __future__ import annotations
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
+from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record, proto_display
 from tidescan.output.text import escape_x
 
@@ -30,6 +31,10 @@ class ListWriter(Writer):
     def _status(self, rec: Record) -> str:
         ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
         return f"{rec.status} {proto_display(rec.proto)} {rec.port} {ip} {rec.timestamp}\n"
+
+    def _status_batch(self, b: StatusBatch) -> str:
+        return "".join([f"{st} {proto} {port} {ip} {ts}\n" for st, proto, port, ip, ts in zip(
+            b.text("status"), b.text("display"), b.column("port"), b.ip_text(), b.column("timestamp"))])
 
     def _banner(self, rec: Record) -> str:
         ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)

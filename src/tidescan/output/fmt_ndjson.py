@@ -12,6 +12,7 @@ from __future__ import annotations
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
+from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record, proto_display, reason_text
 from tidescan.output.text import escape_u
 
@@ -24,6 +25,14 @@ class NdjsonWriter(Writer):
         return (f'{{"ip":"{ip}","timestamp":"{rec.timestamp}","port":{rec.port},'
                 f'"proto":"{proto_display(rec.proto)}","rec_type":"status","data":{{'
                 f'"status":"{rec.status}","reason":"{reason_text(rec.reason)}","ttl":{rec.ttl}}}}}\n')
+
+    def _status_batch(self, b: StatusBatch) -> str:
+        return "".join([
+            f'{{"ip":"{ip}","timestamp":"{ts}","port":{port},"proto":"{proto}","rec_type":"status",'
+            f'"data":{{"status":"{st}","reason":"{reason}","ttl":{ttl}}}}}\n'
+            for ip, ts, port, proto, st, reason, ttl in zip(
+                b.ip_text(), b.column("timestamp"), b.column("port"), b.text("display"), b.text("status"),
+                b.text("reason"), b.column("ttl"))])
 
     def _banner(self, rec: Record) -> str:
         ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)

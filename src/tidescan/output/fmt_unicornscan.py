@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.base import Writer
+from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record, proto_display
 from tidescan.output.services import tcp_service_name
 
@@ -32,6 +33,15 @@ class UnicornscanWriter(Writer):
             return (f"TCP {rec.status}\t{tcp_service_name(rec.port):>16}[{rec.port:5d}]\t\t"
                     f"from {ip}  ttl {rec.ttl:<3d}\n")
         return f"Host: {ip} ()\tPorts: {rec.port}/{rec.status}/{proto_display(rec.proto)}////\n"
+
+    def _status_batch(self, b: StatusBatch) -> str:
+        svc = tcp_service_name
+        return "".join([
+            f"TCP {st}\t{svc(port):>16}[{port:5d}]\t\tfrom {ip}  ttl {ttl:<3d}\n" if proto == 6 else
+            f"Host: {ip} ()\tPorts: {port}/{st}/{shown}////\n"
+            for proto, st, port, ip, ttl, shown in zip(
+                b.column("proto"), b.text("status"), b.column("port"), b.ip_text(), b.column("ttl"),
+                b.text("display"))])
 
     def _banner(self, rec: Record) -> None:
         return None

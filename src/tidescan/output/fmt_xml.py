@@ -23,7 +23,10 @@ import time
 from tidescan.errors import UsageError
 from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
+import numpy as np
+
 from tidescan.output.base import Writer
+from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record, proto_display, reason_text
 from tidescan.output.text import escape_x, local_datetime
 
@@ -69,6 +72,20 @@ class XmlWriter(Writer):
                 self.tcp_open += 1
             elif rec.status == "closed":
                 self.tcp_closed += 1
+
+    def _queued_batch(self, b: StatusBatch) -> None:
+        tcp = b.proto == 6
+        self.tcp_open += int(np.count_nonzero(tcp & (b.status == 1)))
+        self.tcp_closed += int(np.count_nonzero(tcp & (b.status == 2)))
+
+    def _status_batch(self, b: StatusBatch) -> str:
+        return "".join([
+            f'<host endtime="{ts}"><address addr="{ip}" addrtype="{"ipv6" if v6 else "ipv4"}"/><ports>'
+            f'<port protocol="{proto}" portid="{port}"><state state="{st}" reason="{reason}" '
+            f'reason_ttl="{ttl}"/></port></ports></host>\r\n'
+            for ts, ip, v6, proto, port, st, reason, ttl in zip(
+                b.column("timestamp"), b.ip_text(), b.column("is_v6"), b.text("display"), b.column("port"),
+                b.text("status"), b.text("reason"), b.column("ttl"))])
 
     def _status(self, rec: Record) -> str:
         if rec.ip_version == 6:
