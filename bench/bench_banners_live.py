@@ -136,7 +136,7 @@ class WireCapture:
     """tcpdump on the target's veth end: pure SYNs and server frames carrying payload.
 
     Buffered (no `-U`, no immediate mode): libpcap's ring hands blocks over at most 1 s late, so
-    `stop()` waits `settle` s after the scan before SIGINT; tcpdump's counts say whether every
+    `stop()` waits until the file has not grown for `settle` s before SIGINT; tcpdump's counts say whether every
     frame the filter passed was written (`complete`).
     """
 
@@ -158,8 +158,20 @@ class WireCapture:
                 raise RuntimeError("tcpdump did not start: " + line)
             line = err.readline()
 
-    def stop(self, settle: float = 1.6) -> None:
-        time.sleep(settle)
+    def stop(self, settle: float = 1.6, limit: float = 10.0) -> None:
+        """SIGINT once the file has not grown for `settle` s (libpcap hands a block over at most
+        1 s late), at most `limit` s from now: frames still in the ring at SIGINT are counted
+        as received by the filter but never written, so stopping on a fixed delay while servers
+        still retransmit to a scanner that has exited left `complete` False now and then."""
+        size, still_since, deadline = -1, time.monotonic(), time.monotonic() + limit
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            now_size = self.path.stat().st_size if self.path.exists() else 0
+            now = time.monotonic()
+            if now_size != size:
+                size, still_since = now_size, now
+            elif now - still_since >= settle:
+                break
+            time.sleep(0.05)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
