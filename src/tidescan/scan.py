@@ -111,8 +111,11 @@ def choose_seed(cfg: ScanConfig) -> int:
     return int.from_bytes(os.urandom(8), "little") or 1  # (secrets would load OpenSSL: ~4 ms)
 
 
+NICE_ABOVE_PPS = 100_000    # live senders run at nice 10 above this --rate
+
+
 def choose_senders(cfg: ScanConfig) -> int:
-    """One sender up to 300 kpps; above, one per core (at most 4).  Live senders run at nice 10,
+    """One sender up to 300 kpps; above, one per core (at most 4).  Fast live senders run at nice 10,
     so the receiver still wins a contended core (measured: 2 senders + receiver on 2 cores found
     100 % of the answers in every run, docs/benchmarks.md)."""
     if cfg.senders:
@@ -309,8 +312,11 @@ def transmit_loop(plan: Plan, sender_id: int, shared: Shared) -> None:
 def _sender_main(plan: Plan, sender_id: int, shared: Shared) -> None:
     """Child-process entry: Ctrl-C is the receiver's business; errors are reported, not raised."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if not plan.cfg.offline:
-        os.nice(10)  # the receiver wins any contention for a core: replies lost are lost for good
+    if not plan.cfg.offline and plan.cfg.rate > NICE_ABOVE_PPS:
+        # The receiver wins any contention for a core: replies lost are lost for good.  Below
+        # NICE_ABOVE_PPS a sender is nearly idle and protects nothing by yielding, while a niced
+        # sender starved on a loaded host would lose --rate accuracy (stalls are not caught up).
+        os.nice(10)
     try:
         transmit_loop(plan, sender_id, shared)
     except Exception as exc:  # surfaced by the receiver as one line
