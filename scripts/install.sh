@@ -5,7 +5,8 @@
 # curl/openssh-client/dnsutils/iputils (real clients for tidescanned); the lab's real banner servers
 # (Lab(banner_servers=True), src/tidescan/lab_banner_servers.py): openssh-server, nginx-light, vsftpd,
 # inetutils-inetd + inetutils-telnetd, memcached, redis-server (+ redis-tools), tigervnc-standalone-server
-# (Xvnc), util-linux (setpriv, unshare); PyPI: aiosmtpd (the SMTP server).
+# (Xvnc), util-linux (setpriv, unshare); gcc + libc6-dev build the optional C cookie kernel
+# (tidescan._accel; tests/test_accel.py requires it unless TIDESCAN_PURE_PYTHON=1); PyPI: aiosmtpd (the SMTP server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -16,7 +17,7 @@ fi
 APT_PACKAGES=(iproute2 nftables iptables masscan nmap tcpdump tshark curl openssh-client openssh-server
               dnsutils iputils-ping iputils-arping netcat-openbsd socat procps util-linux
               nginx-light vsftpd inetutils-inetd inetutils-telnetd memcached redis-server redis-tools
-              tigervnc-standalone-server openssl)
+              tigervnc-standalone-server openssl gcc libc6-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
