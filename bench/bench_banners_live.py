@@ -95,14 +95,15 @@ from typing import Any
 
 import numpy as np
 
-from tidescan import netns
 from tidescan.lab import Lab
+from tidescan.lab_capture import Capture
 from tidescan.output.binary import read_binary
 
 PORTS = (21, 22, 80)
 LISTEN = {21: "ftp", 22: "ssh", 80: "http"}
 SAMPLE_S = 0.1
 CAPTURE_SNAP = 80
+CAPTURE_SETTLE = 1.6   # s without file growth before SIGINT (> libpcap's 1 s block hand-over)
 CAPTURE_FILTER = ("(tcp[tcpflags] & (tcp-syn|tcp-ack|tcp-rst) == tcp-syn) or "
                   "(tcp src port (21 or 22 or 80) and "
                   "ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) != 0)")
@@ -132,66 +133,14 @@ def masscan_source(lab: Lab) -> str:
 # Measuring one run
 # ================================================================================================
 
-class WireCapture:
+def wire_capture(lab: Lab, path: Path, started: list[Any]) -> Capture:
     """tcpdump on the target's veth end: pure SYNs and server frames carrying payload.
 
-    Buffered (no `-U`, no immediate mode): libpcap's ring hands blocks over at most 1 s late, so
-    `stop()` waits until the file has not grown for `settle` s before SIGINT; tcpdump's counts say whether every
-    frame the filter passed was written (`complete`).
-    """
-
-    def __init__(self, lab: Lab, path: Path) -> None:
-        self.path = path
-        cmd = ["ip", "netns", "exec", lab.tgt_ns, "tcpdump", "-i", lab.tgt_if, "-n", "-s",
-               str(CAPTURE_SNAP), "-B", "131072", "-w", str(path), CAPTURE_FILTER]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-        self.captured = self.received = self.dropped = None
-        err = self.proc.stderr
-        assert err is not None
-        deadline = time.monotonic() + 10
-        line = ""
-        while "listening on" not in line:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop(0)
-                raise RuntimeError("tcpdump did not start: " + line)
-            line = err.readline()
-
-    def stop(self, settle: float = 1.6, limit: float = 10.0) -> None:
-        """SIGINT once the file has not grown for `settle` s (libpcap hands a block over at most
-        1 s late), at most `limit` s from now: frames still in the ring at SIGINT are counted
-        as received by the filter but never written, so stopping on a fixed delay while servers
-        still retransmit to a scanner that has exited left `complete` False now and then."""
-        size, still_since, deadline = -1, time.monotonic(), time.monotonic() + limit
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            now_size = self.path.stat().st_size if self.path.exists() else 0
-            now = time.monotonic()
-            if now_size != size:
-                size, still_since = now_size, now
-            elif now - still_since >= settle:
-                break
-            time.sleep(0.05)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            _, err = self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-        for ln in (err or "").splitlines():
-            w = ln.split()
-            if w and w[0].isdigit():
-                if ln.endswith("packets captured"):
-                    self.captured = int(w[0])
-                elif ln.endswith("received by filter"):
-                    self.received = int(w[0])
-                elif ln.endswith("dropped by kernel"):
-                    self.dropped = int(w[0])
-
-    @property
-    def complete(self) -> bool:
-        return self.captured is not None and self.captured == self.received and not self.dropped
+    Buffered (no `-U`, no immediate mode), so it costs the machine little: libpcap's ring hands
+    blocks over at most 1 s late, hence `stop(settle=CAPTURE_SETTLE)`; tcpdump's counts say
+    whether every frame the filter passed was written (`complete`)."""
+    return Capture(lab.tgt_ns, path, CAPTURE_FILTER, CAPTURE_SNAP, lab.tgt_if, started,
+                   buffered=True, buffer_kib=131072)
 
 
 @dataclass
@@ -432,19 +381,21 @@ def execute(lab: Lab, run: Run, argv: list[str], out: Path, keys: np.ndarray, wo
     with contextlib.suppress(FileNotFoundError):
         out.unlink()
     pcap = workdir / f"{run.tool}-{run.rate}-{run.round}.pcap"
-    cap = WireCapture(lab, pcap) if capture else None
+    started: list[Any] = []
+    cap = wire_capture(lab, pcap, started) if capture else None
     try:
         return _execute(lab, run, argv, out, keys, cap, pcap, timeout, margin)
     finally:
-        if cap is not None and cap.proc.poll() is None:
-            cap.proc.kill()
-            cap.proc.wait()
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         with contextlib.suppress(OSError):
             pcap.unlink()
 
 
 def _execute(lab: Lab, run: Run, argv: list[str], out: Path, keys: np.ndarray,
-             cap: WireCapture | None, pcap: Path, timeout: float, margin: float) -> Run:
+             cap: Capture | None, pcap: Path, timeout: float, margin: float) -> Run:
     listener = getattr(lab, "_listener", None)
     lst0 = _proc_cpu(listener.pid) if listener is not None else None
     sd0, rxd0 = softnet_drops(), lab.scanner_counters()["rx_dropped"]
@@ -480,10 +431,10 @@ def _execute(lab: Lab, run: Run, argv: list[str], out: Path, keys: np.ndarray,
     if run.tool != "masscan":
         run.rx_cpu_s = sampler.main_cpu_s
     if cap is not None:
-        cap.stop()
-        run.capture_complete = cap.complete
-        if not cap.complete:
-            run.note += f"capture {cap.captured}/{cap.received} dropped {cap.dropped}; "
+        cap.stop(settle=CAPTURE_SETTLE)
+        run.capture_complete = cap.complete and not cap.kernel_drops
+        if not run.capture_complete:
+            run.note += f"capture {cap.captured}/{cap.received} dropped {cap.kernel_drops}; "
     if listener is not None and lst0 is not None:
         lst1 = _proc_cpu(listener.pid)
         run.listener_cpu_s = None if lst1 is None else lst1 - lst0
