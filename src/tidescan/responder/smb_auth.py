@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import struct
 
-SPNEGO_OID = bytes.fromhex("06062b0601050502")                  # 1.3.6.1.5.5.2
-NTLMSSP_OID = bytes.fromhex("060a2b06010401823702020a")         # 1.3.6.1.4.1.311.2.2.10
+from tidescan.banners.ntlmssp import NTLMSSP_OID, SPNEGO_OID, der  # the scanner's side of the same blobs
+
 TARGET = "WIN1"
 SERVER_CHALLENGE = bytes.fromhex("2491a8f6f3892d34")
 NTLM_FLAGS = 0xE28A8215   # UNICODE|REQUEST_TARGET|SIGN|NTLM|ALWAYS_SIGN|TARGET_TYPE_SERVER|ESS|TARGET_INFO|VERSION|128|KEY_EXCH|56
@@ -24,17 +24,6 @@ EPOCH_1601 = 11644473600
 def filetime(now: float) -> int:
     """Windows FILETIME (100 ns since 1601-01-01) of a Unix time."""
     return int((now + EPOCH_1601) * 10_000_000)
-
-
-def der(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        length = bytes((n,))
-    elif n < 0x100:
-        length = bytes((0x81, n))
-    else:
-        length = bytes((0x82,)) + n.to_bytes(2, "big")
-    return bytes((tag,)) + length + body
 
 
 def neg_token_init() -> bytes:
