@@ -95,6 +95,7 @@ from typing import Any
 
 import numpy as np
 
+from procstats import proc_cpu_s, process_tree, softnet_drops, status_kib, tree_rss_kib  # (this directory)
 from tidescan.lab import Lab
 from tidescan.lab_capture import Capture
 from tidescan.output.binary import read_binary
@@ -215,46 +216,6 @@ def read_wire(path: Path, scanner_ip: int) -> Wire:
     return w
 
 
-def softnet_drops() -> int:
-    """Host-wide: frames dropped because a CPU's input backlog (net.core.netdev_max_backlog) was
-    full (/proc/net/softnet_stat, column 2, summed).  veth delivers into that backlog, so drops
-    here lose SYN-ACKs and segments on their way to a scanner, whoever's traffic filled it."""
-    with open("/proc/net/softnet_stat") as fh:
-        return sum(int(line.split()[1], 16) for line in fh if line.strip())
-
-
-def _proc_cpu(pid: int) -> float | None:
-    """utime+stime (seconds) of one process (not its children), from /proc/PID/stat."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _status_kib(pid: int, key: str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        with contextlib.suppress(OSError, ValueError):
-            with open(f"/proc/{p}/task/{p}/children") as fh:
-                todo += [int(c) for c in fh.read().split()]
-    return out
-
-
 class Sampler:
     """Every SAMPLE_S: the process tree's summed VmRSS (peak), the main process's VmHWM and its
     own CPU time (the last reading before it exits)."""
@@ -272,14 +233,14 @@ class Sampler:
 
     def _loop(self) -> None:
         while not self._stop:
-            tree = _tree(self.pid)
-            self.tree_peak_kib = max(self.tree_peak_kib, sum(_status_kib(p, "VmRSS:") for p in tree))
-            rss = _status_kib(self.pid, "VmRSS:")
+            tree = process_tree(self.pid)
+            self.tree_peak_kib = max(self.tree_peak_kib, tree_rss_kib(tree))
+            rss = status_kib(self.pid, "VmRSS:")
             if rss:
                 self.main_rss_peak_kib = max(self.main_rss_peak_kib, rss)
                 self.rss_series.append((time.monotonic(), rss))
-            self.main_hwm_kib = max(self.main_hwm_kib, _status_kib(self.pid, "VmHWM:"))
-            cpu = _proc_cpu(self.pid)
+            self.main_hwm_kib = max(self.main_hwm_kib, status_kib(self.pid, "VmHWM:"))
+            cpu = proc_cpu_s(self.pid)
             if cpu is not None:
                 self.main_cpu_s = cpu
             time.sleep(self.interval)
@@ -397,7 +358,7 @@ def execute(lab: Lab, run: Run, argv: list[str], out: Path, keys: np.ndarray, wo
 def _execute(lab: Lab, run: Run, argv: list[str], out: Path, keys: np.ndarray,
              cap: Capture | None, pcap: Path, timeout: float, margin: float) -> Run:
     listener = getattr(lab, "_listener", None)
-    lst0 = _proc_cpu(listener.pid) if listener is not None else None
+    lst0 = proc_cpu_s(listener.pid) if listener is not None else None
     sd0, rxd0 = softnet_drops(), lab.scanner_counters()["rx_dropped"]
     err = tempfile.TemporaryFile(mode="w+")
     status, ru = 0, None
@@ -436,7 +397,7 @@ def _execute(lab: Lab, run: Run, argv: list[str], out: Path, keys: np.ndarray,
         if not run.capture_complete:
             run.note += f"capture {cap.captured}/{cap.received} dropped {cap.kernel_drops}; "
     if listener is not None and lst0 is not None:
-        lst1 = _proc_cpu(listener.pid)
+        lst1 = proc_cpu_s(listener.pid)
         run.listener_cpu_s = None if lst1 is None else lst1 - lst0
     err.seek(0)
     text = err.read()

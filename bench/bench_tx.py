@@ -22,8 +22,6 @@ import argparse
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from tidescan import scan
 from tidescan.accel import COOKIE_PATH
 from tidescan.blackrock import BlackRock

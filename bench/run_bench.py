@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from procstats import process_tree, softnet_drops, tree_rss_kib  # (this directory)
 from tidescan import netns
 from tidescan.lab import Lab, bench_lab
 from tidescan.lab_plan import DEFAULT_LISTEN
@@ -135,13 +136,6 @@ class RxCounter:
 
     def close(self) -> None:
         self._f.close()
-
-
-def softnet_drops() -> int:
-    """Sum over CPUs of /proc/net/softnet_stat column 2: frames dropped because a CPU's backlog
-    (net.core.netdev_max_backlog, host-wide) was full.  Host-wide: other users add to it too."""
-    with open("/proc/net/softnet_stat") as fh:
-        return sum(int(line.split()[1], 16) for line in fh if line.strip())
 
 
 def load1() -> float:
@@ -245,31 +239,6 @@ class FirstFrames:
     def stop(self) -> None:
         self._stop = True
         self._thread.join(timeout=1)
-
-
-def process_tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as fh:
-                todo += [int(c) for c in fh.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def tree_rss_kib(pids: Sequence[int]) -> int:
-    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/statm") as fh:
-                total += int(fh.read().split()[1]) * page_kib
-        except OSError:
-            pass
-    return total
 
 
 class Sampler:
