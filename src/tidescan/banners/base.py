@@ -48,7 +48,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-__all__ = [
+__all__ = ["LineParser", 
     "Banner", "Send", "Close", "Upgrade", "Action", "BannerConfig", "Parser", "Collector",
     "LineSplitter", "DEFAULT_MAX_BANNER", "LINE_MAX",
 ]
@@ -295,3 +295,28 @@ class LineSplitter:
     @property
     def partial(self) -> bytes:
         return self._partial
+
+
+class LineParser(Parser):
+    """A line-based dialogue (FTP, SMTP, POP3, IMAP): `_line` gets each complete line, ``\r``
+    removed, in order across segments, with the segment and the index just past the line (what
+    follows it goes to the next parser on an upgrade).  The dialogue ends as soon as `_line`
+    finishes the parser (`_finish`, `_upgrade`); `_state` is the subclass's state number."""
+
+    __slots__ = ("_lines", "_state")
+
+    def __init__(self, cfg: BannerConfig) -> None:
+        super().__init__(cfg)
+        self._lines = LineSplitter()
+        self._state = 0
+
+    def _feed(self, data: bytes, now: float) -> list[Action]:
+        out: list[Action] = []
+        for raw, end in self._lines.feed_ends(data):
+            out += self._line(raw.replace(b"\r", b""), data, end)
+            if self.done:
+                break
+        return out
+
+    def _line(self, line: bytes, data: bytes, end: int) -> list[Action]:
+        raise NotImplementedError

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 
-from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send
+from .base import Action, BannerConfig, Close, LineParser, Send
 
-__all__ = ["FtpParser", "reply_code", "ReplyReader"]
+__all__ = ["FtpParser", "reply_code", "ReplyReader", "ReplyLineParser"]
 
 _REPLY = re.compile(rb"(\d{3})([ -]|$)")
 
@@ -59,42 +59,49 @@ class ReplyReader:
         return self._open if self._open is not None else 0
 
 
-_GREETING, _AUTH = 0, 1
+class ReplyLineParser(LineParser):
+    """A `LineParser` over FTP-grammar replies (FTP, SMTP): `_reply` gets each line with its
+    reply's code and whether it completes the reply; a line that is not a reply line where one
+    is required ends the grab (Close)."""
 
-
-class FtpParser(Parser):
-    """``ftp`` banner; ``AUTH TLS`` then ``Upgrade("ssl")`` on 234."""
-
-    name = "ftp"
-    __slots__ = ("_lines", "_replies", "_state")
+    __slots__ = ("_replies",)
 
     def __init__(self, cfg: BannerConfig) -> None:
         super().__init__(cfg)
-        self._lines = LineSplitter()
         self._replies = ReplyReader()
-        self._state = _GREETING
 
-    def _feed(self, data: bytes, now: float) -> list[Action]:
-        out: list[Action] = []
-        for raw, end in self._lines.feed_ends(data):
-            line = raw.replace(b"\r", b"")
-            rc = self._replies.line(line)
-            if rc is None:
-                return out + self._finish(Close())
-            code, complete = rc
-            if self._state == _GREETING:
-                self._add("ftp", line + b"\n")
-                if complete:
-                    if code // 100 != 2:
-                        return out + self._finish(Close())
-                    out.append(Send(b"AUTH TLS\r\n"))
-                    self._state = _AUTH
-            else:
-                if not complete:
-                    self._add("ftp", line + b"\n")
-                    continue
-                self._add("ftp", line)
-                if code == 234:
-                    return out + self._upgrade("ssl", data[end:])
-                return out + self._finish(Close())
-        return out
+    def _line(self, line: bytes, data: bytes, end: int) -> list[Action]:
+        rc = self._replies.line(line)
+        if rc is None:
+            return self._finish(Close())
+        return self._reply(line, rc[0], rc[1], data, end)
+
+    def _reply(self, line: bytes, code: int, complete: bool, data: bytes, end: int) -> list[Action]:
+        raise NotImplementedError
+
+
+_GREETING, _AUTH = 0, 1
+
+
+class FtpParser(ReplyLineParser):
+    """``ftp`` banner; ``AUTH TLS`` then ``Upgrade("ssl")`` on 234."""
+
+    name = "ftp"
+    __slots__ = ()
+
+    def _reply(self, line: bytes, code: int, complete: bool, data: bytes, end: int) -> list[Action]:
+        if self._state == _GREETING:
+            self._add("ftp", line + b"\n")
+            if not complete:
+                return []
+            if code // 100 != 2:
+                return self._finish(Close())
+            self._state = _AUTH
+            return [Send(b"AUTH TLS\r\n")]
+        if not complete:
+            self._add("ftp", line + b"\n")
+            return []
+        self._add("ftp", line)
+        if code == 234:
+            return self._upgrade("ssl", data[end:])
+        return self._finish(Close())

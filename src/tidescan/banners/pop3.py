@@ -10,50 +10,40 @@ followed by ``\\n``, e.g. ``+OK Dovecot ready.\\n+OK\\nCAPA\\nTOP\\nSTLS\\n.\\n-
 
 from __future__ import annotations
 
-from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send
+from .base import Action, Close, LineParser, Send
 
 __all__ = ["Pop3Parser"]
 
 _GREETING, _CAPA_STATUS, _CAPA_LIST, _STLS = 0, 1, 2, 3
 
 
-class Pop3Parser(Parser):
+class Pop3Parser(LineParser):
     """``pop`` banner; CAPA, STLS, then ``Upgrade("ssl")`` on +OK."""
 
     name = "pop3"
-    __slots__ = ("_lines", "_state")
+    __slots__ = ()
 
-    def __init__(self, cfg: BannerConfig) -> None:
-        super().__init__(cfg)
-        self._lines = LineSplitter()
-        self._state = _GREETING
-
-    def _feed(self, data: bytes, now: float) -> list[Action]:
-        out: list[Action] = []
-        for raw, end in self._lines.feed_ends(data):
-            line = raw.replace(b"\r", b"")
-            self._add("pop", line + b"\n")
-            st = self._state
-            if st == _GREETING:
-                if not line.startswith(b"+OK"):
-                    return out + self._finish(Close())
-                out.append(Send(b"CAPA\r\n"))
-                self._state = _CAPA_STATUS
-            elif st == _CAPA_STATUS:
-                if line.startswith(b"+"):
-                    self._state = _CAPA_LIST
-                elif line.startswith(b"-"):
-                    out.append(Send(b"STLS\r\n"))
-                    self._state = _STLS
-                else:
-                    return out + self._finish(Close())
-            elif st == _CAPA_LIST:
-                if line == b".":
-                    out.append(Send(b"STLS\r\n"))
-                    self._state = _STLS
-            else:
-                ok = line.startswith(b"+OK")
-                if ok:
-                    return out + self._upgrade("ssl", data[end:])
-                return out + self._finish(Close())
-        return out
+    def _line(self, line: bytes, data: bytes, end: int) -> list[Action]:
+        self._add("pop", line + b"\n")
+        st = self._state
+        if st == _GREETING:
+            if not line.startswith(b"+OK"):
+                return self._finish(Close())
+            self._state = _CAPA_STATUS
+            return [Send(b"CAPA\r\n")]
+        if st == _CAPA_STATUS:
+            if line.startswith(b"+"):
+                self._state = _CAPA_LIST
+                return []
+            if line.startswith(b"-"):
+                self._state = _STLS
+                return [Send(b"STLS\r\n")]
+            return self._finish(Close())
+        if st == _CAPA_LIST:
+            if line == b".":
+                self._state = _STLS
+                return [Send(b"STLS\r\n")]
+            return []
+        if line.startswith(b"+OK"):
+            return self._upgrade("ssl", data[end:])
+        return self._finish(Close())

@@ -12,8 +12,8 @@ followed by ``\\n`` except the last line of the STARTTLS answer, e.g.
 
 from __future__ import annotations
 
-from .base import Action, BannerConfig, Close, LineSplitter, Parser, Send
-from .ftp import ReplyReader
+from .base import Action, Close, Send
+from .ftp import ReplyLineParser
 
 __all__ = ["SmtpParser", "EHLO"]
 
@@ -21,40 +21,27 @@ EHLO = b"EHLO tidescan\r\n"
 _GREETING, _EHLO, _STARTTLS = 0, 1, 2
 
 
-class SmtpParser(Parser):
+class SmtpParser(ReplyLineParser):
     """``smtp`` banner; EHLO, STARTTLS, then ``Upgrade("ssl")`` on 220."""
 
     name = "smtp"
-    __slots__ = ("_lines", "_replies", "_state")
+    __slots__ = ()
 
-    def __init__(self, cfg: BannerConfig) -> None:
-        super().__init__(cfg)
-        self._lines = LineSplitter()
-        self._replies = ReplyReader()
-        self._state = _GREETING
-
-    def _feed(self, data: bytes, now: float) -> list[Action]:
-        out: list[Action] = []
-        for raw, end in self._lines.feed_ends(data):
-            line = raw.replace(b"\r", b"")
-            rc = self._replies.line(line)
-            if rc is None:
-                return out + self._finish(Close())
-            code, complete = rc
-            if self._state == _STARTTLS and complete:
-                self._add("smtp", line)
-                if code == 220:
-                    return out + self._upgrade("ssl", data[end:])
-                return out + self._finish(Close())
-            self._add("smtp", line + b"\n")
-            if not complete:
-                continue
-            if self._state == _GREETING:
-                if code // 100 != 2:
-                    return out + self._finish(Close())
-                out.append(Send(EHLO))
-                self._state = _EHLO
-            elif self._state == _EHLO:
-                out.append(Send(b"STARTTLS\r\n"))
-                self._state = _STARTTLS
-        return out
+    def _reply(self, line: bytes, code: int, complete: bool, data: bytes, end: int) -> list[Action]:
+        if self._state == _STARTTLS and complete:
+            self._add("smtp", line)
+            if code == 220:
+                return self._upgrade("ssl", data[end:])
+            return self._finish(Close())
+        self._add("smtp", line + b"\n")
+        if not complete:
+            return []
+        if self._state == _GREETING:
+            if code // 100 != 2:
+                return self._finish(Close())
+            self._state = _EHLO
+            return [Send(EHLO)]
+        if self._state == _EHLO:
+            self._state = _STARTTLS
+            return [Send(b"STARTTLS\r\n")]
+        return []
