@@ -34,11 +34,13 @@ Algorithms (all O((n + m) log(n + m)) array operations):
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
 __all__ = [
     "normalize", "intersect", "subtract", "union", "contains", "empty_like",
-    "Picker", "pick_tables", "pick", "as_uint64",
+    "Picker", "pick_tables", "pick", "as_uint64", "IntervalSet",
 ]
 
 
@@ -189,3 +191,72 @@ def as_uint64(x: object) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x.astype(np.uint64, copy=False)
     return np.asarray(x, dtype=np.uint64)
+
+
+_S = TypeVar("_S", bound="IntervalSet")
+
+
+class IntervalSet:
+    """An immutable set of integers in ``0..LIMIT`` as normalized intervals, with the scanner's
+    operations: size, the i-th member (`pick`), membership, union and subtraction.
+
+    The common core of `ports.PortList` (internal port numbers) and `targets.RangeList` (IPv4
+    addresses); subclasses set `LIMIT` and `ITEM` (the member's name in error messages) and add
+    their own formatting.  `starts`/`ends` are the public ``uint64`` arrays; `_s`/`_e` the
+    ``int64`` copies the set algebra works on."""
+
+    LIMIT = 0
+    ITEM = "value"
+    __slots__ = ("starts", "ends", "_s", "_e", "_picker", "_delta")
+
+    def __init__(self, starts: object = (), ends: object = ()) -> None:
+        s = np.asarray(starts, dtype=np.int64).reshape(-1)
+        e = np.asarray(ends, dtype=np.int64).reshape(-1)
+        if s.shape != e.shape:
+            raise ValueError("starts and ends differ in length")
+        if len(s) and (s.min() < 0 or e.max() > self.LIMIT or np.any(s > e)):
+            raise ValueError(f"{self.ITEM} interval out of range (0..{self.LIMIT}) or reversed")
+        self._s, self._e = normalize(s, e)
+        self.starts = self._s.astype(np.uint64)
+        self.ends = self._e.astype(np.uint64)
+        self._picker, self._delta = pick_tables(self.starts, self.ends)
+
+    @property
+    def count(self) -> int:
+        """Number of members."""
+        return int(self._picker.cum[-1]) if len(self._delta) else 0
+
+    @property
+    def n_ranges(self) -> int:
+        """Number of merged intervals."""
+        return len(self.starts)
+
+    def __bool__(self) -> bool:
+        return len(self.starts) > 0
+
+    def pick(self, idx: np.ndarray) -> np.ndarray:
+        """The ``idx``-th smallest members (vectorized; ``0 <= idx < count``) as ``uint64``."""
+        idx = as_uint64(idx)
+        if idx.size and int(idx.max()) >= self.count:
+            raise IndexError(f"{self.ITEM} index {int(idx.max())} out of range (count {self.count})")
+        return pick(self._picker, self._delta, idx)
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        """Boolean mask: which values (any integer array) are members."""
+        return contains(self._s, self._e, np.asarray(values).astype(np.int64))
+
+    def merge(self: _S, other: _S) -> _S:
+        """Union with another set of the same kind."""
+        return type(self)(*union(self._s, self._e, other._s, other._e))
+
+    def exclude(self: _S, other: _S) -> _S:
+        """This set minus ``other`` (an exclude list)."""
+        return type(self)(*subtract(self._s, self._e, other._s, other._e))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, IntervalSet)
+        return np.array_equal(self._s, other._s) and np.array_equal(self._e, other._e)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -92,7 +92,7 @@ _DIGITS_DASH = frozenset("0123456789-")
 _RANGE_RE = re.compile(r"([0-9]*)(-?)([0-9]*)")
 
 
-class PortList:
+class PortList(intervals.IntervalSet):
     """A set of internal port numbers as normalized inclusive intervals (``uint64`` arrays).
 
     Immutable: every operation returns a new list.  Construct with `parse_ports`, `top_ports`,
@@ -100,19 +100,9 @@ class PortList:
     here).
     """
 
-    __slots__ = ("starts", "ends", "_s", "_e", "_picker", "_delta")
-
-    def __init__(self, starts: object = (), ends: object = ()) -> None:
-        s = np.asarray(starts, dtype=np.int64).reshape(-1)
-        e = np.asarray(ends, dtype=np.int64).reshape(-1)
-        if s.shape != e.shape:
-            raise ValueError("starts and ends differ in length")
-        if len(s) and (s.min() < 0 or e.max() > MAX_ENCODED or np.any(s > e)):
-            raise ValueError("port interval out of the internal encoding or reversed")
-        self._s, self._e = intervals.normalize(s, e)
-        self.starts = self._s.astype(np.uint64)
-        self.ends = self._e.astype(np.uint64)
-        self._picker, self._delta = intervals.pick_tables(self.starts, self.ends)
+    LIMIT = MAX_ENCODED
+    ITEM = "port"
+    __slots__ = ()
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -120,50 +110,9 @@ class PortList:
         """A list holding one internal port number."""
         return cls([port], [port])
 
-    @classmethod
-    def _from_normalized(cls, s: np.ndarray, e: np.ndarray) -> PortList:
-        return cls(s, e)  # normalize() on normalized input is cheap and keeps one code path
-
-    # -- size -----------------------------------------------------------------------------
-    @property
-    def count(self) -> int:
-        """Number of internal ports in the list."""
-        return int(self._picker.cum[-1]) if len(self._delta) else 0
-
+    # -- size, pick, contains, merge, exclude: intervals.IntervalSet
     def __len__(self) -> int:
         return self.count
-
-    def __bool__(self) -> bool:
-        return len(self.starts) > 0
-
-    @property
-    def n_ranges(self) -> int:
-        """Number of merged intervals."""
-        return len(self.starts)
-
-    # -- the hot path ---------------------------------------------------------------------
-    def pick(self, idx: np.ndarray) -> np.ndarray:
-        """The ``idx``-th smallest ports (vectorized; ``0 <= idx < count``) as ``uint64``."""
-        idx = intervals.as_uint64(idx)
-        if idx.size and int(idx.max()) >= self.count:
-            raise IndexError(f"port index {int(idx.max())} out of range 0..{self.count - 1}")
-        return intervals.pick(self._picker, self._delta, idx)
-
-    def contains(self, ports: np.ndarray) -> np.ndarray:
-        """Boolean mask: which internal port numbers belong to the list."""
-        p = np.asarray(ports).astype(np.int64)
-        return intervals.contains(self._s, self._e, p)
-
-    # -- algebra --------------------------------------------------------------------------
-    def merge(self, other: PortList) -> PortList:
-        """Union with another list."""
-        return PortList._from_normalized(*intervals.union(self._s, self._e, other._s, other._e))
-
-    def exclude(self, other: PortList) -> PortList:
-        """This list minus ``other`` (masscan's ``--exclude-ports``)."""
-        return PortList._from_normalized(
-            *intervals.subtract(self._s, self._e, other._s, other._e)
-        )
 
     def only(self, kind: str) -> PortList:
         """The part of the list of one kind: ``tcp udp sctp icmp arp oproto`` (see KIND_NAMES)."""
@@ -171,7 +120,7 @@ class PortList:
         s, e = intervals.intersect(
             self._s, self._e, np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64)
         )
-        return PortList._from_normalized(s, e)
+        return PortList(s, e)
 
     def _overlaps(self, lo: int, hi: int) -> bool:
         i = int(np.searchsorted(self._e, lo, side="left"))
@@ -223,13 +172,6 @@ class PortList:
 
     def __repr__(self) -> str:
         return f"PortList({self.format()!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PortList):
-            return NotImplemented
-        return np.array_equal(self._s, other._s) and np.array_equal(self._e, other._e)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 _KIND_SPAN: dict[str, tuple[int, int]] = {

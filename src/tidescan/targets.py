@@ -90,52 +90,13 @@ def _range_text(start: int, end: int, bits: int, text: Callable[[int], str]) -> 
 
 # -- IPv4 ---------------------------------------------------------------------------------
 
-class RangeList:
-    """IPv4 targets: normalized inclusive intervals of address integers (``uint64`` arrays)."""
+class RangeList(intervals.IntervalSet):
+    """IPv4 targets: normalized inclusive intervals of address integers (``uint64`` arrays);
+    count, pick, contains, merge and exclude come from `intervals.IntervalSet`."""
 
-    __slots__ = ("starts", "ends", "_s", "_e", "_picker", "_delta")
-
-    def __init__(self, starts: object = (), ends: object = ()) -> None:
-        s = np.asarray(starts, dtype=np.int64).reshape(-1)
-        e = np.asarray(ends, dtype=np.int64).reshape(-1)
-        if s.shape != e.shape:
-            raise ValueError("starts and ends differ in length")
-        if len(s) and (s.min() < 0 or e.max() > MAX_IPV4 or np.any(s > e)):
-            raise ValueError("IPv4 interval out of range or reversed")
-        self._s, self._e = intervals.normalize(s, e)
-        self.starts = self._s.astype(np.uint64)
-        self.ends = self._e.astype(np.uint64)
-        self._picker, self._delta = intervals.pick_tables(self.starts, self.ends)
-
-    @property
-    def count(self) -> int:
-        """Number of addresses."""
-        return int(self._picker.cum[-1]) if len(self._delta) else 0
-
-    @property
-    def n_ranges(self) -> int:
-        return len(self.starts)
-
-    def __bool__(self) -> bool:
-        return len(self.starts) > 0
-
-    def pick(self, idx: np.ndarray) -> np.ndarray:
-        """The ``idx``-th smallest addresses (vectorized), ``uint64``."""
-        idx = intervals.as_uint64(idx)
-        if idx.size and int(idx.max()) >= self.count:
-            raise IndexError(f"address index {int(idx.max())} out of range (count {self.count})")
-        return intervals.pick(self._picker, self._delta, idx)
-
-    def contains(self, ips: np.ndarray) -> np.ndarray:
-        """Boolean mask: which IPv4 integers (any unsigned/signed integer array) are in the list."""
-        return intervals.contains(self._s, self._e, np.asarray(ips).astype(np.int64))
-
-    def merge(self, other: RangeList) -> RangeList:
-        return RangeList(*intervals.union(self._s, self._e, other._s, other._e))
-
-    def exclude(self, other: RangeList) -> RangeList:
-        """This list minus ``other`` (vectorized interval subtraction)."""
-        return RangeList(*intervals.subtract(self._s, self._e, other._s, other._e))
+    LIMIT = MAX_IPV4
+    ITEM = "address"
+    __slots__ = ()
 
     def format_items(self) -> list[str]:
         return [_range_text(a, b, 32, format_ipv4) for a, b in zip(self._s.tolist(), self._e.tolist())]
@@ -143,13 +104,6 @@ class RangeList:
     def format(self) -> str:
         """masscan ``--echo`` form, items joined by commas (``10.0.0.0/8,10.1.0.1-10.1.0.5``)."""
         return ",".join(self.format_items())
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RangeList):
-            return NotImplemented
-        return np.array_equal(self._s, other._s) and np.array_equal(self._e, other._e)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"RangeList({self.format()!r})"
