@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 
-from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
 from tidescan.output.batch import PROTO_TEXT, StatusBatch
@@ -68,7 +67,7 @@ class GrepableWriter(Writer):
         return f"# Masscan done at {ctime_c(time.time())}\n"
 
     def _status(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return (f"Timestamp: {rec.timestamp}\tHost: {ip} ()\tPorts: {rec.port}/{rec.status}/"
                 f"{proto_display(rec.proto)}//{service_name(rec)}//\n")
 
@@ -80,6 +79,6 @@ class GrepableWriter(Writer):
                             b.text("display"), b.column("proto"))])
 
     def _banner(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return (f"Host: {ip} ()\tPort: {rec.port}\tService: {app_display(rec.app)}\t"
                 f"Banner: {escape_x(rec.banner)}\n")

@@ -5,7 +5,6 @@ Meant for piping into another tool (`sort -u` to deduplicate).
 
 from __future__ import annotations
 
-from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.base import Writer
 from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record
@@ -15,7 +14,7 @@ class HostOnlyWriter(Writer):
     name = "hostonly"
 
     def _status(self, rec: Record) -> str:
-        return (format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)) + "\n"
+        return rec.ip_text + "\n"
 
     _banner = _status
 

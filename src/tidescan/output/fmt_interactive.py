@@ -11,7 +11,6 @@ built-in OUI list.  Every record is flushed at once: a human is watching.
 
 from __future__ import annotations
 
-from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
 from tidescan.output.record import Record, proto_display
@@ -44,7 +43,7 @@ class InteractiveWriter(Writer):
     always_flush = True
 
     def _status(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         line = f"Discovered {rec.status} port {rec.port}/{proto_display(rec.proto)} on {ip}"
         if rec.proto == "arp":
             mac = rec.mac or bytes(6)
@@ -53,6 +52,6 @@ class InteractiveWriter(Writer):
         return _pad(line)
 
     def _banner(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return _pad(f"Banner on port {rec.port}/{proto_display(rec.proto)} on {ip}: "
                     f"[{app_display(rec.app)}] {escape_x(rec.banner)}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 
 from tidescan.errors import UsageError
-from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
 from tidescan.output.batch import StatusBatch
@@ -45,7 +44,7 @@ class JsonWriter(Writer):
         return ""
 
     def _status(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return (f'{self._sep()}{{   "ip": "{ip}",   "timestamp": "{rec.timestamp}", "ports": [ '
                 f'{{"port": {rec.port}, "proto": "{proto_display(rec.proto)}", "status": "{rec.status}",'
                 f' "reason": "{reason_text(rec.reason)}", "ttl": {rec.ttl}}} ] }}\n')
@@ -61,7 +60,7 @@ class JsonWriter(Writer):
                 b.text("reason"), b.column("ttl"))])
 
     def _banner(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return (f'{self._sep()}{{   "ip": "{ip}",   "timestamp": "{rec.timestamp}", "ports": [ '
                 f'{{"port": {rec.port}, "proto": "{proto_display(rec.proto)}", "service": '
                 f'{{"name": "{app_display(rec.app)}", "banner": "{escape_u(rec.banner)}"}} }} ] }}\n')

@@ -11,7 +11,6 @@ the `\\xHH`-escaped banner.  The simplest format to grep, and the fastest to wri
 
 from __future__ import annotations
 
-from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
 from tidescan.output.batch import StatusBatch
@@ -29,7 +28,7 @@ class ListWriter(Writer):
         return "# end\n"
 
     def _status(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return f"{rec.status} {proto_display(rec.proto)} {rec.port} {ip} {rec.timestamp}\n"
 
     def _status_batch(self, b: StatusBatch) -> str:
@@ -37,6 +36,6 @@ class ListWriter(Writer):
             b.text("status"), b.text("display"), b.column("port"), b.ip_text(), b.column("timestamp"))])
 
     def _banner(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return (f"banner {proto_display(rec.proto)} {rec.port} {ip} {rec.timestamp} "
                 f"{app_display(rec.app)} {escape_x(rec.banner)}\n")

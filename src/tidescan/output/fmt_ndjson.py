@@ -9,7 +9,6 @@ valid lines.  Layout of `out-ndjson.c` (timestamps are strings; banners use `\\u
 
 from __future__ import annotations
 
-from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.apps import app_display
 from tidescan.output.base import Writer
 from tidescan.output.batch import StatusBatch
@@ -21,7 +20,7 @@ class NdjsonWriter(Writer):
     name = "ndjson"
 
     def _status(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return (f'{{"ip":"{ip}","timestamp":"{rec.timestamp}","port":{rec.port},'
                 f'"proto":"{proto_display(rec.proto)}","rec_type":"status","data":{{'
                 f'"status":"{rec.status}","reason":"{reason_text(rec.reason)}","ttl":{rec.ttl}}}}}\n')
@@ -35,7 +34,7 @@ class NdjsonWriter(Writer):
                 b.text("reason"), b.column("ttl"))])
 
     def _banner(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         return (f'{{"ip":"{ip}","timestamp":"{rec.timestamp}","port":{rec.port},'
                 f'"proto":"{proto_display(rec.proto)}","rec_type":"banner","data":{{'
                 f'"service_name":"{app_display(rec.app)}","banner":"{escape_u(rec.banner)}"}}}}\n')

@@ -11,7 +11,6 @@ written.  Service names come from the system services database (`services.py`).
 
 from __future__ import annotations
 
-from tidescan.ipfmt import format_ipv4, format_ipv6
 from tidescan.output.base import Writer
 from tidescan.output.batch import StatusBatch
 from tidescan.output.record import Record, proto_display
@@ -28,7 +27,7 @@ class UnicornscanWriter(Writer):
         return "# end\n"
 
     def _status(self, rec: Record) -> str:
-        ip = format_ipv6(rec.ip) if rec.ip_version == 6 else format_ipv4(rec.ip)
+        ip = rec.ip_text
         if rec.proto == "tcp":
             return (f"TCP {rec.status}\t{tcp_service_name(rec.port):>16}[{rec.port:5d}]\t\t"
                     f"from {ip}  ttl {rec.ttl:<3d}\n")

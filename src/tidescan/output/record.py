@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tidescan.ipfmt import format_ipv4, format_ipv6
+
 __all__ = [
     "Record", "status_record", "banner_record", "reason_text", "proto_number", "proto_from_number",
     "proto_display", "PROTO_NUMBERS",
@@ -43,6 +45,11 @@ class Record:
     app: str = ""             # banner type key (apps.py)
     banner: bytes = b""
     mac: bytes | None = None
+
+    @property
+    def ip_text(self) -> str:
+        """The address in its usual text form (dotted quad, or RFC 5952 IPv6)."""
+        return format_ipv6(self.ip) if self.ip_version == 6 else format_ipv4(self.ip)
 
 
 def status_record(timestamp: int, ip: int, port: int, proto: str = "tcp", status: str = "open",
