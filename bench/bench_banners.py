@@ -15,12 +15,12 @@ Two kinds of numbers:
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from timing import best_seconds  # noqa: E402  (this directory)
 from tidescan.banners import BannerConfig, BannerSession, make_parser  # noqa: E402
 
 SEG = 1460
@@ -32,13 +32,7 @@ def segments(data: bytes, size: int = SEG) -> list[bytes]:
 
 
 def best(fn: Callable[[], object], repeat: int = 7) -> float:
-    fn()
-    t = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        t = min(t, time.perf_counter() - t0)
-    return t
+    return best_seconds(fn, repeat)
 
 
 def stream_rate(proto: str, port: int, data: bytes) -> float:

@@ -7,11 +7,11 @@ the machine is shared, so the best run is the fairest estimate of what the code 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 
 import numpy as np
 
+from timing import best_seconds  # (this directory)
 from tidescan.blackrock import BlackRock
 from tidescan.dedup import Dedup
 from tidescan.order import Schedule
@@ -20,13 +20,7 @@ from tidescan.siphash import cookie4_array, cookie6_array
 
 def best_rate(fn: Callable[[], object], n: int, repeat: int = 15) -> float:
     """Items per second of the fastest of `repeat` calls processing `n` items each."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+    return n / best_seconds(fn, repeat)
 
 
 def main() -> None:

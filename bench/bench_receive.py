@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from collections.abc import Callable
 
 import numpy as np
 
+from timing import best_seconds  # (this directory)
 from tidescan.dedup import Dedup
 from tidescan.output.base import OutputMeta
 from tidescan.output.writers import open_output
@@ -56,13 +56,7 @@ def synacks(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def best_us(fn: Callable[[], object], n: int, repeat: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best / n * 1e6
+    return best_seconds(fn, repeat) / n * 1e6
 
 
 def main() -> None:
