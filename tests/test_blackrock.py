@@ -75,9 +75,10 @@ def test_masscan_scan_order_with_rate_offset() -> None:
 def test_sbox_matches_reference_file() -> None:
     from pathlib import Path
     ref = Path(__file__).resolve().parents[2] / "shared" / "reference" / "blackrock-sbox.txt"
-    if ref.exists():  # the shared tree sits beside the repository in this workplace and in CI
-        text = "".join(line for line in ref.read_text().splitlines() if not line.startswith("#"))
-        assert bytes.fromhex(text) == SBOX
+    if not ref.exists():  # the shared tree sits beside the repository in this workplace and in CI
+        pytest.skip(f"{ref} is not beside the repository")
+    text = "".join(line for line in ref.read_text().splitlines() if not line.startswith("#"))
+    assert bytes.fromhex(text) == SBOX
 
 
 def test_unshuffle_inverts_range_1000() -> None:
